@@ -1,0 +1,174 @@
+package dsl
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Engine names a server implementation.
+type Engine string
+
+// The engines understudy knows.
+const (
+	EngineRedis  Engine = "redis"
+	EngineValkey Engine = "valkey"
+)
+
+// Version is an engine and its version, as a user writes it: "7.0" (Redis),
+// "7.0.15", "valkey:8.1". Patch is -1 when the user did not name one.
+type Version struct {
+	Engine Engine
+	Major  int
+	Minor  int
+	Patch  int
+}
+
+// ParseVersion reads "7.0", "redis:7.0", "7.0.15" or "valkey:8.1".
+func ParseVersion(s string) (Version, error) {
+	v := Version{Engine: EngineRedis, Patch: -1}
+	rest := strings.TrimSpace(s)
+	if eng, num, ok := strings.Cut(rest, ":"); ok {
+		switch Engine(strings.ToLower(eng)) {
+		case EngineRedis, EngineValkey:
+			v.Engine = Engine(strings.ToLower(eng))
+		default:
+			return Version{}, fmt.Errorf("unknown engine %q in version %q: write \"7.0\" for Redis or \"valkey:8.1\" for Valkey", eng, s)
+		}
+		rest = num
+	}
+	parts := strings.Split(rest, ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Version{}, fmt.Errorf("version %q must be MAJOR.MINOR or MAJOR.MINOR.PATCH, optionally prefixed by \"valkey:\"", s)
+	}
+	nums := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return Version{}, fmt.Errorf("version %q: %q is not a number", s, p)
+		}
+		nums[i] = n
+	}
+	v.Major, v.Minor = nums[0], nums[1]
+	if len(nums) == 3 {
+		v.Patch = nums[2]
+	}
+	return v, nil
+}
+
+// MustParseVersion is ParseVersion for constants in code and tests.
+func MustParseVersion(s string) Version {
+	v, err := ParseVersion(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// String writes the version back in the user's notation.
+func (v Version) String() string {
+	num := fmt.Sprintf("%d.%d", v.Major, v.Minor)
+	if v.Patch >= 0 {
+		num += fmt.Sprintf(".%d", v.Patch)
+	}
+	if v.Engine == EngineValkey {
+		return "valkey:" + num
+	}
+	return num
+}
+
+// Series is the version without its patch level: "7.0", "valkey:8.1".
+func (v Version) Series() Version {
+	v.Patch = -1
+	return v
+}
+
+// Compare orders two versions of the same engine by number; the patch level
+// counts only when both name one.
+func (v Version) Compare(o Version) int {
+	switch {
+	case v.Major != o.Major:
+		return cmpInt(v.Major, o.Major)
+	case v.Minor != o.Minor:
+		return cmpInt(v.Minor, o.Minor)
+	case v.Patch >= 0 && o.Patch >= 0:
+		return cmpInt(v.Patch, o.Patch)
+	}
+	return 0
+}
+
+// AtLeast reports whether v is of the same engine family and not older than
+// major.minor. Valkey counts as Redis 7.2 for Redis feature checks.
+func (v Version) AtLeast(major, minor int) bool {
+	r := v.RedisEquivalent()
+	return r.Compare(Version{Major: major, Minor: minor, Patch: -1}) >= 0
+}
+
+// RedisEquivalent maps a Valkey version to the Redis version whose commands
+// and protocol it offers (Valkey forked from Redis 7.2.4).
+func (v Version) RedisEquivalent() Version {
+	if v.Engine == EngineValkey {
+		return Version{Engine: EngineRedis, Major: 7, Minor: 2, Patch: 4}
+	}
+	return v
+}
+
+// RDBVersion is the RDB format version the server writes. Values follow
+// redis-facts.md; unknown versions return 0.
+func (v Version) RDBVersion() int {
+	if v.Engine == EngineValkey {
+		switch {
+		case v.Major >= 9:
+			return 80
+		case v.Major == 8:
+			return 11
+		}
+		return 11
+	}
+	switch {
+	case v.Major >= 8, v.Major == 7 && v.Minor >= 4:
+		return 12
+	case v.Major == 7 && v.Minor >= 2:
+		return 11
+	case v.Major == 7:
+		return 10
+	case v.Major == 6 || v.Major == 5:
+		return 9
+	}
+	return 0
+}
+
+// HasFailover reports whether the server has FAILOVER and CLIENT PAUSE WRITE (6.2+).
+func (v Version) HasFailover() bool { return v.AtLeast(6, 2) }
+
+// DebugNeedsEnabling reports whether DEBUG is refused unless the server
+// started with enable-debug-command (7.0+).
+func (v Version) DebugNeedsEnabling() bool { return v.AtLeast(7, 0) }
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// CheckReplication reports why a replica of version replica cannot follow a
+// master of version master, or nil when it can. The rules are those of
+// redis-facts.md: a replica must read the master's RDB format.
+func CheckReplication(master, replica Version) error {
+	mr, rr := master.RDBVersion(), replica.RDBVersion()
+	switch {
+	case master.Engine == EngineValkey && replica.Engine == EngineRedis:
+		return fmt.Errorf("a Redis %s replica cannot follow a Valkey %s master: Redis does not read Valkey's RDB format (version %d)", replica, master, mr)
+	case master.Engine == EngineRedis && replica.Engine == EngineValkey && mr > 11:
+		return fmt.Errorf("a %s replica cannot follow a Redis %s master: Redis %s writes RDB version %d, Valkey reads up to 11", replica, master, master, mr)
+	case master.Engine == replica.Engine && mr > rr:
+		return fmt.Errorf("a %s replica cannot follow a %s master: the master writes RDB version %d, the replica reads up to %d (it empties its dataset and retries forever); upgrade replicas first", replica, master, mr, rr)
+	case master.Engine == EngineValkey && replica.Engine == EngineValkey && master.Major > replica.Major:
+		return fmt.Errorf("a %s replica cannot follow a %s master: downgrades between Valkey majors are refused", replica, master)
+	}
+	return nil
+}
