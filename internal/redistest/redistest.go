@@ -143,4 +143,3 @@ func supportsDebugFlag(path string) bool {
 	}
 	return maj >= 7
 }
-
