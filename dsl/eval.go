@@ -1,0 +1,366 @@
+package dsl
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// nodeType is the type of node.NAME in expressions. Attributes other than
+// name and address are live: unknown at validate and plan time, read from the
+// server each time an expression that mentions them is evaluated.
+var nodeType = cty.Object(map[string]cty.Type{
+	"name":     cty.String,
+	"address":  cty.String,
+	"info":     cty.Map(cty.String),
+	"role":     cty.String,
+	"engine":   cty.String,
+	"version":  cty.String,
+	"keys":     cty.Number,
+	"keyspace": cty.Map(keyspaceType),
+})
+
+var keyspaceType = cty.Object(map[string]cty.Type{
+	"keys":    cty.Number,
+	"expires": cty.Number,
+	"avg_ttl": cty.Number,
+})
+
+var stepType = cty.Object(map[string]cty.Type{
+	"output": cty.DynamicPseudoType,
+	"status": cty.String,
+})
+
+// NodeState is what the interpreter read from a node for one evaluation.
+type NodeState struct {
+	Name    string
+	Address string
+	// Info holds every field of INFO (all sections), e.g. "role": "master".
+	Info map[string]string
+}
+
+// Value turns the state into the node.NAME object seen by expressions.
+func (s NodeState) Value() cty.Value {
+	info := map[string]cty.Value{}
+	keyspace := map[string]cty.Value{}
+	var total int64
+	for k, v := range s.Info {
+		info[k] = cty.StringVal(v)
+		if strings.HasPrefix(k, "db") {
+			if _, err := strconv.Atoi(k[2:]); err == nil {
+				ks := parseKeyspace(v)
+				total += ks["keys"]
+				keyspace[k] = cty.ObjectVal(map[string]cty.Value{
+					"keys":    cty.NumberIntVal(ks["keys"]),
+					"expires": cty.NumberIntVal(ks["expires"]),
+					"avg_ttl": cty.NumberIntVal(ks["avg_ttl"]),
+				})
+			}
+		}
+	}
+	engine, version := EngineVersionFromInfo(s.Info)
+	role := s.Info["role"]
+	if role == "slave" {
+		role = "replica"
+	}
+	infoVal := cty.MapValEmpty(cty.String)
+	if len(info) > 0 {
+		infoVal = cty.MapVal(info)
+	}
+	ksVal := cty.MapValEmpty(keyspaceType)
+	if len(keyspace) > 0 {
+		ksVal = cty.MapVal(keyspace)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"name":     cty.StringVal(s.Name),
+		"address":  cty.StringVal(s.Address),
+		"info":     infoVal,
+		"role":     cty.StringVal(role),
+		"engine":   cty.StringVal(string(engine)),
+		"version":  cty.StringVal(version),
+		"keys":     cty.NumberIntVal(total),
+		"keyspace": ksVal,
+	})
+}
+
+// EngineVersionFromInfo tells the engine and its own version number from
+// INFO server fields: Valkey reports redis_version:7.2.4 forever, so it is
+// told by server_name:valkey and valkey_version.
+func EngineVersionFromInfo(info map[string]string) (Engine, string) {
+	if info["server_name"] == "valkey" || info["valkey_version"] != "" {
+		return EngineValkey, info["valkey_version"]
+	}
+	return EngineRedis, info["redis_version"]
+}
+
+func parseKeyspace(s string) map[string]int64 {
+	out := map[string]int64{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		out[k] = n
+	}
+	return out
+}
+
+// unknownNode is node.NAME before any server was read.
+func unknownNode(n *Node) cty.Value {
+	addr := cty.UnknownVal(cty.String)
+	if n != nil && n.Address != "" {
+		addr = cty.StringVal(n.Address)
+	}
+	attrs := map[string]cty.Value{}
+	for name, ty := range nodeType.AttributeTypes() {
+		attrs[name] = cty.UnknownVal(ty)
+	}
+	attrs["name"] = cty.StringVal(n.Name)
+	attrs["address"] = addr
+	return cty.ObjectVal(attrs)
+}
+
+// staticContext holds what is known without a server: var, local and the
+// functions (live functions return unknown values).
+func (r *Runbook) staticContext() *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":   objectOrEmpty(r.vars),
+			"local": objectOrEmpty(r.locals),
+		},
+		Functions: r.functions(nil),
+	}
+}
+
+// EvalState is what the interpreter knows at the moment it evaluates a live
+// expression.
+type EvalState struct {
+	// Nodes holds node.NAME values read just now; nodes not in the map are
+	// unknown.
+	Nodes map[string]cty.Value
+	// Steps holds step.NAME values of the steps that ran.
+	Steps map[string]cty.Value
+	// Live answers the live functions (in_sync); nil makes them unknown.
+	Live Live
+}
+
+// EvalContext builds the context for a live expression.
+func (r *Runbook) EvalContext(st EvalState) *hcl.EvalContext {
+	nodes := map[string]cty.Value{}
+	for name, n := range r.Nodes {
+		if v, ok := st.Nodes[name]; ok {
+			nodes[name] = v
+		} else {
+			nodes[name] = unknownNode(n)
+		}
+	}
+	steps := map[string]cty.Value{}
+	for _, s := range r.AllSteps() {
+		if v, ok := st.Steps[s.Name]; ok {
+			steps[s.Name] = v
+		} else {
+			steps[s.Name] = cty.UnknownVal(stepType)
+		}
+	}
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":      objectOrEmpty(r.vars),
+			"local":    objectOrEmpty(r.locals),
+			"node":     objectOrEmpty(nodes),
+			"step":     objectOrEmpty(steps),
+			"endpoint": r.endpointsValue(),
+		},
+		Functions: r.functions(st.Live),
+	}
+}
+
+// StepValue is step.NAME for a step that ran.
+func StepValue(status string, output cty.Value) cty.Value {
+	if output == cty.NilVal {
+		output = cty.NullVal(cty.DynamicPseudoType)
+	}
+	return cty.ObjectVal(map[string]cty.Value{"output": output, "status": cty.StringVal(status)})
+}
+
+func (r *Runbook) endpointsValue() cty.Value {
+	eps := map[string]cty.Value{}
+	for name := range r.Endpoints {
+		eps[name] = cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(name)})
+	}
+	return objectOrEmpty(eps)
+}
+
+func objectOrEmpty(m map[string]cty.Value) cty.Value {
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
+// checkStaticRefs reports references that a static expression (a variable
+// default, a local, a node address, a step timeout) may not make.
+func (r *Runbook) checkStaticRefs(expr hcl.Expression, what string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, tr := range expr.Variables() {
+		switch root := tr.RootName(); root {
+		case "var":
+			diags = append(diags, r.checkVarRef(tr)...)
+		case "local":
+			// checked by evaluateLocals' ordering
+		case "node", "step", "endpoint":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Live value in a static setting",
+				Detail:   fmt.Sprintf("%s must be known before any server is read, so it can refer only to var.* and local.*, not to %s.*.", what, root),
+				Subject:  tr.SourceRange().Ptr(),
+			})
+		default:
+			diags = append(diags, unknownRoot(tr, []string{"var", "local"}))
+		}
+	}
+	return diags
+}
+
+func (r *Runbook) checkVarRef(tr hcl.Traversal) hcl.Diagnostics {
+	if len(tr) < 2 {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid reference",
+			Detail:   "A reference to a variable is written var.NAME.",
+			Subject:  tr.SourceRange().Ptr(),
+		}}
+	}
+	a, ok := tr[1].(hcl.TraverseAttr)
+	if !ok {
+		return nil
+	}
+	if _, ok := r.Variables[a.Name]; !ok {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Reference to undeclared variable",
+			Detail:   fmt.Sprintf("No variable named %q is declared.%s", a.Name, suggest(a.Name, mapKeys(r.Variables))),
+			Subject:  tr.SourceRange().Ptr(),
+		}}
+	}
+	return nil
+}
+
+func unknownRoot(tr hcl.Traversal, allowed []string) *hcl.Diagnostic {
+	sort.Strings(allowed)
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Unknown reference",
+		Detail:   fmt.Sprintf("%q is not something a runbook can refer to here; use one of %s.%s", tr.RootName(), strings.Join(allowed, ", "), suggest(tr.RootName(), allowed)),
+		Subject:  tr.SourceRange().Ptr(),
+	}
+}
+
+// checkLiveRefs checks the references of an expression evaluated at run
+// time: nodes must be declared, INFO fields should be known ones, steps must
+// be declared before the step that reads them.
+func (r *Runbook) checkLiveRefs(expr hcl.Expression, before map[string]*Step) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, tr := range expr.Variables() {
+		switch root := tr.RootName(); root {
+		case "var":
+			diags = append(diags, r.checkVarRef(tr)...)
+		case "local":
+			if len(tr) > 1 {
+				if a, ok := tr[1].(hcl.TraverseAttr); ok {
+					if _, ok := r.Locals[a.Name]; !ok {
+						diags = append(diags, &hcl.Diagnostic{
+							Severity: hcl.DiagError,
+							Summary:  "Reference to undeclared local value",
+							Detail:   fmt.Sprintf("No local value named %q is declared.%s", a.Name, suggest(a.Name, mapKeys(r.Locals))),
+							Subject:  tr.SourceRange().Ptr(),
+						})
+					}
+				}
+			}
+		case "node":
+			diags = append(diags, r.checkNodeTraversal(tr)...)
+		case "step":
+			if len(tr) < 2 {
+				continue
+			}
+			a, ok := tr[1].(hcl.TraverseAttr)
+			if !ok {
+				continue
+			}
+			if _, ok := before[a.Name]; !ok {
+				detail := fmt.Sprintf("No step named %q runs before this one.", a.Name)
+				if r.stepDeclared(a.Name) {
+					detail = fmt.Sprintf("Step %q runs after this one, so its output is not known yet.", a.Name)
+				} else {
+					detail += suggest(a.Name, mapKeys(before))
+				}
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Reference to a step that has not run",
+					Detail:   detail,
+					Subject:  tr.SourceRange().Ptr(),
+				})
+			}
+		case "endpoint":
+		default:
+			diags = append(diags, unknownRoot(tr, []string{"var", "local", "node", "step"}))
+		}
+	}
+	return diags
+}
+
+func (r *Runbook) stepDeclared(name string) bool {
+	for _, s := range r.AllSteps() {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Runbook) checkNodeTraversal(tr hcl.Traversal) hcl.Diagnostics {
+	if len(tr) < 2 {
+		return nil
+	}
+	a, ok := tr[1].(hcl.TraverseAttr)
+	if !ok {
+		return nil
+	}
+	if _, ok := r.Nodes[a.Name]; !ok {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Reference to undeclared node",
+			Detail:   fmt.Sprintf("No node named %q is declared.%s", a.Name, suggest(a.Name, r.NodeNames())),
+			Subject:  tr.SourceRange().Ptr(),
+		}}
+	}
+	if len(tr) < 4 {
+		return nil
+	}
+	if attr, ok := tr[2].(hcl.TraverseAttr); !ok || attr.Name != "info" {
+		return nil
+	}
+	var field string
+	switch f := tr[3].(type) {
+	case hcl.TraverseAttr:
+		field = f.Name
+	case hcl.TraverseIndex:
+		if f.Key.Type() == cty.String {
+			field = f.Key.AsString()
+		}
+	}
+	if field == "" || knownInfoField(field) {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagWarning,
+		Summary:  "Unknown INFO field",
+		Detail:   fmt.Sprintf("%q is not an INFO field understudy knows; if the server does not report it, the step fails when it runs.%s", field, suggest(field, infoFields)),
+		Subject:  tr.SourceRange().Ptr(),
+	}}
+}

@@ -1,0 +1,170 @@
+package dsl
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// Node is a Redis or Valkey server the runbook acts on.
+type Node struct {
+	Name        string
+	Description string
+	// Address is host:port in live mode; empty when it could not be resolved
+	// without secrets (an unset env()).
+	Address string
+	// Username and Password are secrets: never print them.
+	Username string
+	Password string
+	// HasPassword is true when the runbook sets a password, even one that
+	// could not be resolved yet.
+	HasPassword bool
+	// Rehearsal is how a rehearsal spawns this node; nil when the node has
+	// no rehearsal block (it cannot be rehearsed).
+	Rehearsal *NodeRehearsal
+	DeclRange hcl.Range
+}
+
+// NodeRehearsal is the rehearsal block of a node.
+type NodeRehearsal struct {
+	Version Version
+	// Seed says whether the rehearsal loads test data into this node before
+	// the first step. Unset (nil): the nodes an endpoint targets are seeded.
+	Seed      *bool
+	DeclRange hcl.Range
+}
+
+func (r *Runbook) decodeNodeBlock(b *hcl.Block) (*Node, hcl.Diagnostics) {
+	n := &Node{Name: b.Labels[0], DeclRange: b.DefRange}
+	var diags hcl.Diagnostics
+	if !hclsyntax.ValidIdentifier(n.Name) {
+		return nil, append(diags, invalidName("node", n.Name, b.LabelRanges[0]))
+	}
+	content, cDiags := b.Body.Content(nodeSchema)
+	diags = append(diags, cDiags...)
+
+	for name, dst := range map[string]*string{
+		"address": &n.Address, "username": &n.Username, "password": &n.Password, "description": &n.Description,
+	} {
+		attr, ok := content.Attributes[name]
+		if !ok {
+			continue
+		}
+		s, sDiags := r.staticString(attr.Expr, fmt.Sprintf("The %s of a node", name))
+		diags = append(diags, sDiags...)
+		*dst = s
+	}
+	_, n.HasPassword = content.Attributes["password"]
+	for i, rb := range content.Blocks {
+		if i > 0 {
+			diags = append(diags, duplicate("rehearsal block in node", n.Name, rb.DefRange, content.Blocks[0].DefRange))
+			continue
+		}
+		nr, rDiags := r.decodeNodeRehearsalBlock(rb)
+		diags = append(diags, rDiags...)
+		n.Rehearsal = nr
+	}
+	return n, diags
+}
+
+func (r *Runbook) decodeNodeRehearsalBlock(b *hcl.Block) (*NodeRehearsal, hcl.Diagnostics) {
+	nr := &NodeRehearsal{DeclRange: b.DefRange}
+	content, diags := b.Body.Content(nodeRehearsalSchema)
+	if attr, ok := content.Attributes["version"]; ok {
+		s, sDiags := r.staticString(attr.Expr, "The rehearsal version")
+		diags = append(diags, sDiags...)
+		if !sDiags.HasErrors() && s != "" {
+			v, err := ParseVersion(s)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid version",
+					Detail:   err.Error() + ".",
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			}
+			nr.Version = v
+		}
+	}
+	if attr, ok := content.Attributes["seed"]; ok {
+		v, vDiags := r.staticValue(attr.Expr, cty.Bool, "The seed setting")
+		diags = append(diags, vDiags...)
+		if !vDiags.HasErrors() && v.IsKnown() && !v.IsNull() {
+			b := v.True()
+			nr.Seed = &b
+		}
+	}
+	return nr, diags
+}
+
+// staticValue evaluates an expression that may refer only to var.* and
+// local.* and converts it to ty.
+func (r *Runbook) staticValue(expr hcl.Expression, ty cty.Type, what string) (cty.Value, hcl.Diagnostics) {
+	diags := r.checkStaticRefs(expr, what)
+	if diags.HasErrors() {
+		return cty.UnknownVal(ty), diags
+	}
+	v, vDiags := expr.Value(r.staticContext())
+	diags = append(diags, vDiags...)
+	if vDiags.HasErrors() {
+		return cty.UnknownVal(ty), diags
+	}
+	conv, err := convert.Convert(v, ty)
+	if err != nil {
+		return cty.UnknownVal(ty), append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incorrect value type",
+			Detail:   fmt.Sprintf("%s must be %s: %s.", what, ty.FriendlyName(), err),
+			Subject:  expr.Range().Ptr(),
+		})
+	}
+	return conv, diags
+}
+
+// staticString is staticValue for strings; an unknown value (an unset env()
+// while validating) yields "".
+func (r *Runbook) staticString(expr hcl.Expression, what string) (string, hcl.Diagnostics) {
+	v, diags := r.staticValue(expr, cty.String, what)
+	if !v.IsKnown() || v.IsNull() {
+		return "", diags
+	}
+	return v.AsString(), diags
+}
+
+// nodeRef resolves an expression that must be a reference to a node
+// (replica = node.new) to the node's name.
+func (r *Runbook) nodeRef(expr hcl.Expression, what string) (string, hcl.Diagnostics) {
+	return r.blockRef(expr, "node", what, r.NodeNames())
+}
+
+// endpointRef resolves endpoint.NAME.
+func (r *Runbook) endpointRef(expr hcl.Expression, what string) (string, hcl.Diagnostics) {
+	return r.blockRef(expr, "endpoint", what, mapKeys(r.Endpoints))
+}
+
+func (r *Runbook) blockRef(expr hcl.Expression, root, what string, names []string) (string, hcl.Diagnostics) {
+	tr, tDiags := hcl.AbsTraversalForExpr(expr)
+	if tDiags.HasErrors() || len(tr) != 2 || tr.RootName() != root {
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid %s reference", root),
+			Detail:   fmt.Sprintf("%s must be a reference to a %s, written %s.NAME.", what, root, root),
+			Subject:  expr.Range().Ptr(),
+		}}
+	}
+	name := tr[1].(hcl.TraverseAttr).Name
+	for _, n := range names {
+		if n == name {
+			return name, nil
+		}
+	}
+	return "", hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Reference to undeclared %s", root),
+		Detail:   fmt.Sprintf("No %s named %q is declared.%s", root, name, suggest(name, names)),
+		Subject:  expr.Range().Ptr(),
+	}}
+}

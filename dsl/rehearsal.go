@@ -1,0 +1,40 @@
+package dsl
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/gocty"
+)
+
+// RehearsalSettings is the optional top-level rehearsal block: how much data
+// to seed and how fast the probe writes. Command-line flags win over it.
+type RehearsalSettings struct {
+	Keys      int // 0: the default
+	WriteRate int // writes per second; 0: the default
+	DeclRange hcl.Range
+}
+
+func (r *Runbook) decodeRehearsalBlock(b *hcl.Block) (*RehearsalSettings, hcl.Diagnostics) {
+	s := &RehearsalSettings{DeclRange: b.DefRange}
+	content, diags := b.Body.Content(rehearsalSchema)
+	for name, dst := range map[string]*int{"keys": &s.Keys, "write_rate": &s.WriteRate} {
+		attr, ok := content.Attributes[name]
+		if !ok {
+			continue
+		}
+		v, vDiags := r.staticValue(attr.Expr, cty.Number, "The rehearsal's "+name)
+		diags = append(diags, vDiags...)
+		if vDiags.HasErrors() || !v.IsKnown() || v.IsNull() {
+			continue
+		}
+		if err := gocty.FromCtyValue(v, dst); err != nil || *dst < 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid rehearsal setting",
+				Detail:   "The rehearsal's " + name + " must be a whole number, zero or more.",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+	}
+	return s, diags
+}

@@ -1,0 +1,335 @@
+package dsl
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Runbook is a validated runbook: every static value resolved, every live
+// expression checked and kept for the interpreter.
+type Runbook struct {
+	// Files are the parsed sources by file name, for diagnostics snippets.
+	Files map[string]*hcl.File
+	// Dir is the directory of the first file; file() reads relative to it.
+	Dir string
+
+	Variables map[string]*Variable
+	Locals    map[string]*Local
+	Nodes     map[string]*Node
+	Endpoints map[string]*Endpoint
+	Rehearsal *RehearsalSettings
+
+	// Steps in the order they run.
+	Steps []*Step
+	// Rollback steps, in the order they run after a failure; nil when the
+	// runbook has no rollback block.
+	Rollback *Rollback
+
+	// values holds the evaluated var.* and local.* values.
+	vars   map[string]cty.Value
+	locals map[string]cty.Value
+	// sensitive names var.* values that must never be printed.
+	sensitive map[string]bool
+	// envMissing lists env() names that were unset at load time.
+	envMissing map[string]bool
+	mode       Mode
+}
+
+// Mode says what a runbook is loaded for; it decides how strict env() is.
+type Mode int
+
+const (
+	// ModeLive (plan, apply): env() of an unset variable without a default
+	// is an error.
+	ModeLive Mode = iota
+	// ModeValidate (validate, fmt, plan without secrets): an unset variable
+	// makes the value unknown and is reported as a warning.
+	ModeValidate
+	// ModeRehearsal: connection settings (address, username, password) are
+	// replaced by the rehearsal's containers, so unset env() variables are
+	// tolerated like in ModeValidate.
+	ModeRehearsal
+)
+
+// LoadOptions are the inputs of a runbook besides its files.
+type LoadOptions struct {
+	// Vars are NAME=VALUE assignments from the command line; they win over
+	// VarFiles and defaults.
+	Vars []string
+	// VarFiles are HCL files of NAME = value attributes.
+	VarFiles []string
+	Mode     Mode
+}
+
+// Load parses, decodes and validates the runbook files. The diagnostics may
+// hold warnings even when the runbook is usable; check HasErrors.
+func Load(filenames []string, opts LoadOptions) (*Runbook, hcl.Diagnostics) {
+	parser := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	var bodies []*hcl.File
+	for _, fn := range filenames {
+		src, err := os.ReadFile(fn)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read runbook",
+				Detail:   fmt.Sprintf("Reading %s: %s.", fn, err),
+			})
+			continue
+		}
+		f, fDiags := parser.ParseHCL(src, fn)
+		diags = append(diags, fDiags...)
+		if f != nil {
+			bodies = append(bodies, f)
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	dir := "."
+	if len(filenames) > 0 {
+		dir = filepath.Dir(filenames[0])
+	}
+	r, dDiags := decode(parser.Files(), bodies, dir, opts)
+	diags = append(diags, dDiags...)
+	return r, diags
+}
+
+// LoadSource is Load for a runbook held in memory (tests, fuzzing).
+func LoadSource(filename string, src []byte, opts LoadOptions) (*Runbook, hcl.Diagnostics) {
+	parser := hclparse.NewParser()
+	f, diags := parser.ParseHCL(src, filename)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	r, dDiags := decode(parser.Files(), []*hcl.File{f}, filepath.Dir(filename), opts)
+	return r, append(diags, dDiags...)
+}
+
+func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts LoadOptions) (*Runbook, hcl.Diagnostics) {
+	r := &Runbook{
+		Files:      files,
+		Dir:        dir,
+		Variables:  map[string]*Variable{},
+		Locals:     map[string]*Local{},
+		Nodes:      map[string]*Node{},
+		Endpoints:  map[string]*Endpoint{},
+		vars:       map[string]cty.Value{},
+		locals:     map[string]cty.Value{},
+		sensitive:  map[string]bool{},
+		envMissing: map[string]bool{},
+		mode:       opts.Mode,
+	}
+	var diags hcl.Diagnostics
+
+	// Pass 1: structure. Collect the blocks of every file by type.
+	var nodeBlocks, endpointBlocks, stepBlocks, localsBlocks []*hcl.Block
+	var rollbackBlocks, rehearsalBlocks []*hcl.Block
+	for _, f := range bodies {
+		content, cDiags := f.Body.Content(fileSchema)
+		diags = append(diags, cDiags...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case blockVariable:
+				v, vDiags := decodeVariableBlock(b)
+				diags = append(diags, vDiags...)
+				if v == nil {
+					continue
+				}
+				if prev, ok := r.Variables[v.Name]; ok {
+					diags = append(diags, duplicate("variable", v.Name, b.LabelRanges[0], prev.DeclRange))
+					continue
+				}
+				r.Variables[v.Name] = v
+			case blockLocals:
+				localsBlocks = append(localsBlocks, b)
+			case blockNode:
+				nodeBlocks = append(nodeBlocks, b)
+			case blockEndpoint:
+				endpointBlocks = append(endpointBlocks, b)
+			case blockStep:
+				stepBlocks = append(stepBlocks, b)
+			case blockRollback:
+				rollbackBlocks = append(rollbackBlocks, b)
+			case blockRehearsal:
+				rehearsalBlocks = append(rehearsalBlocks, b)
+			}
+		}
+	}
+
+	// Pass 2: values known without a server, in dependency order:
+	// variables, then locals, then node and endpoint settings.
+	diags = append(diags, r.assignVariables(opts)...)
+	for _, b := range localsBlocks {
+		diags = append(diags, r.decodeLocalsBlock(b)...)
+	}
+	diags = append(diags, r.evaluateLocals()...)
+
+	for _, b := range nodeBlocks {
+		n, nDiags := r.decodeNodeBlock(b)
+		diags = append(diags, nDiags...)
+		if n == nil {
+			continue
+		}
+		if prev, ok := r.Nodes[n.Name]; ok {
+			diags = append(diags, duplicate("node", n.Name, b.LabelRanges[0], prev.DeclRange))
+			continue
+		}
+		r.Nodes[n.Name] = n
+	}
+	for _, b := range endpointBlocks {
+		e, eDiags := r.decodeEndpointBlock(b)
+		diags = append(diags, eDiags...)
+		if e == nil {
+			continue
+		}
+		if prev, ok := r.Endpoints[e.Name]; ok {
+			diags = append(diags, duplicate("endpoint", e.Name, b.LabelRanges[0], prev.DeclRange))
+			continue
+		}
+		r.Endpoints[e.Name] = e
+	}
+	switch len(rehearsalBlocks) {
+	case 0:
+		r.Rehearsal = &RehearsalSettings{}
+	default:
+		for _, extra := range rehearsalBlocks[1:] {
+			diags = append(diags, duplicate("rehearsal", "settings", extra.DefRange, rehearsalBlocks[0].DefRange))
+		}
+		s, sDiags := r.decodeRehearsalBlock(rehearsalBlocks[0])
+		diags = append(diags, sDiags...)
+		r.Rehearsal = s
+	}
+
+	// Pass 3: steps, whose live expressions are checked against the nodes
+	// and the steps before them.
+	seen := map[string]*Step{}
+	for _, b := range stepBlocks {
+		s, sDiags := r.decodeStepBlock(b, seen, false)
+		diags = append(diags, sDiags...)
+		if s == nil {
+			continue
+		}
+		seen[s.Name] = s
+		r.Steps = append(r.Steps, s)
+	}
+	switch len(rollbackBlocks) {
+	case 0:
+	default:
+		for _, extra := range rollbackBlocks[1:] {
+			diags = append(diags, duplicate("rollback", "block", extra.DefRange, rollbackBlocks[0].DefRange))
+		}
+		rb, rDiags := r.decodeRollbackBlock(rollbackBlocks[0], seen)
+		diags = append(diags, rDiags...)
+		r.Rollback = rb
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, r.checkVersions()...)
+	}
+	if len(r.Steps) == 0 && !diags.HasErrors() {
+		var rng *hcl.Range
+		for _, f := range bodies {
+			rr := f.Body.MissingItemRange()
+			rng = &rr
+			break
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Runbook has no steps",
+			Detail:   `A runbook needs at least one step block, for example step "wait" "in_sync" { ... }.`,
+			Subject:  rng,
+		})
+	}
+	return r, diags
+}
+
+// duplicate reports a second declaration of the same name at its label.
+func duplicate(what, name string, at, prev hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Duplicate %s %q", what, name),
+		Detail:   fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique within a runbook.", what, name, prev),
+		Subject:  at.Ptr(),
+	}
+}
+
+// NodeNames returns the node names in sorted order.
+func (r *Runbook) NodeNames() []string {
+	names := make([]string, 0, len(r.Nodes))
+	for n := range r.Nodes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Var returns the value of var.NAME.
+func (r *Runbook) Var(name string) (cty.Value, bool) {
+	v, ok := r.vars[name]
+	return v, ok
+}
+
+// SensitiveVar reports whether var.NAME is marked sensitive.
+func (r *Runbook) SensitiveVar(name string) bool { return r.sensitive[name] }
+
+// MissingEnv lists the env() variables that were unset at load time.
+func (r *Runbook) MissingEnv() []string {
+	var out []string
+	for k := range r.envMissing {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AllSteps returns the main steps followed by the rollback steps.
+func (r *Runbook) AllSteps() []*Step {
+	all := append([]*Step(nil), r.Steps...)
+	if r.Rollback != nil {
+		all = append(all, r.Rollback.Steps...)
+	}
+	return all
+}
+
+// suggest returns ` Did you mean "x"?` when one of the candidates is close to
+// the given name.
+func suggest(name string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := levenshtein(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+func levenshtein(a, b string) int {
+	a, b = strings.ToLower(a), strings.ToLower(b)
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,105 @@
+package dsl
+
+import "github.com/hashicorp/hcl/v2"
+
+// Block type names of a runbook file.
+const (
+	blockVariable  = "variable"
+	blockLocals    = "locals"
+	blockNode      = "node"
+	blockEndpoint  = "endpoint"
+	blockStep      = "step"
+	blockRollback  = "rollback"
+	blockRehearsal = "rehearsal"
+)
+
+var fileSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockVariable, LabelNames: []string{"name"}},
+		{Type: blockLocals},
+		{Type: blockNode, LabelNames: []string{"name"}},
+		{Type: blockEndpoint, LabelNames: []string{"name"}},
+		{Type: blockStep, LabelNames: []string{"kind", "name"}},
+		{Type: blockRollback},
+		{Type: blockRehearsal},
+	},
+}
+
+var variableSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "default"},
+		{Name: "type"},
+		{Name: "description"},
+		{Name: "sensitive"},
+	},
+}
+
+var nodeSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "address", Required: true},
+		{Name: "username"},
+		{Name: "password"},
+		{Name: "description"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockRehearsal},
+	},
+}
+
+var nodeRehearsalSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "version", Required: true},
+		{Name: "seed"},
+	},
+}
+
+var endpointSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "target", Required: true},
+		{Name: "switch"},
+		{Name: "description"},
+	},
+}
+
+var rollbackSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockStep, LabelNames: []string{"kind", "name"}},
+	},
+}
+
+var rehearsalSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "keys"},
+		{Name: "write_rate"},
+	},
+}
+
+// stepCommonSchema holds the settings every step kind accepts; the rest of
+// the body is decoded by the kind's own schema.
+var stepCommonSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "description"},
+		{Name: "timeout"},
+		{Name: "until"},
+		{Name: "on_failure"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "retry"},
+		{Type: "assert"},
+	},
+}
+
+var retrySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "attempts"},
+		{Name: "interval"},
+		{Name: "max_interval"},
+	},
+}
+
+var assertSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "condition", Required: true},
+		{Name: "error_message"},
+	},
+}

@@ -1,0 +1,398 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/gocty"
+)
+
+// Step is one `step "<kind>" "<name>"` block.
+type Step struct {
+	Kind        string
+	Name        string
+	Description string
+	// Timeout bounds the whole step, retries included.
+	Timeout time.Duration
+	// Until, when set, is re-evaluated after every attempt; the step repeats
+	// with back-off until it is true or the timeout passes.
+	Until   hcl.Expression
+	Retry   Retry
+	Asserts []*Assert
+	// OnFailure is what a failure of this step does: "rollback" (default),
+	// "abort" (stop without rollback) or "continue".
+	OnFailure string
+	// Args are the kind's own arguments, by name.
+	Args map[string]*Arg
+	// InRollback is true for the steps of the rollback block.
+	InRollback bool
+
+	// PointOfNoReturn, when set, says why the old version cannot take the
+	// data back after this step (from the rehearsal versions).
+	PointOfNoReturn string
+
+	Spec      *KindSpec
+	DeclRange hcl.Range
+	// KindRange and NameRange are the ranges of the two labels.
+	KindRange hcl.Range
+	NameRange hcl.Range
+}
+
+// Retry is the retry block of a step.
+type Retry struct {
+	// Attempts bounds the attempts; 0 means "until the timeout" for steps
+	// with until, otherwise 1.
+	Attempts    int
+	Interval    time.Duration
+	MaxInterval time.Duration
+}
+
+// Assert is an assert block: a condition checked after the step's action.
+type Assert struct {
+	Condition    hcl.Expression
+	ErrorMessage hcl.Expression // may be nil
+	DeclRange    hcl.Range
+}
+
+// Arg is one argument of a step kind, resolved as far as possible without a
+// server.
+type Arg struct {
+	Name  string
+	Spec  ArgSpec
+	Expr  hcl.Expression
+	Range hcl.Range
+	// Ref is the node or endpoint name for ArgNode and ArgEndpoint.
+	Ref string
+	// Value is the static value (ArgString, ArgNumber, ArgBool,
+	// ArgStringList, ArgDuration, ArgVersion); for ArgLive it is the value
+	// known without a server, possibly unknown.
+	Value    cty.Value
+	Duration time.Duration
+	Version  Version
+}
+
+// Defaults of the common settings.
+const (
+	DefaultTimeout     = 30 * time.Second
+	DefaultInterval    = 200 * time.Millisecond
+	DefaultMaxInterval = 5 * time.Second
+)
+
+var onFailureValues = []string{"rollback", "abort", "continue"}
+
+func (r *Runbook) decodeStepBlock(b *hcl.Block, before map[string]*Step, inRollback bool) (*Step, hcl.Diagnostics) {
+	s := &Step{
+		Kind: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange,
+		KindRange: b.LabelRanges[0], NameRange: b.LabelRanges[1],
+		OnFailure: "rollback", InRollback: inRollback, Args: map[string]*Arg{},
+		Retry: Retry{Interval: DefaultInterval, MaxInterval: DefaultMaxInterval},
+	}
+	var diags hcl.Diagnostics
+	spec := LookupKind(s.Kind)
+	if spec == nil {
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown step kind",
+			Detail:   fmt.Sprintf("There is no step kind %q. The kinds are: %s.%s", s.Kind, strings.Join(KindNames(), ", "), suggest(s.Kind, KindNames())),
+			Subject:  b.LabelRanges[0].Ptr(),
+		})
+	}
+	s.Spec = spec
+	if !hclsyntax.ValidIdentifier(s.Name) {
+		return nil, append(diags, invalidName("step", s.Name, b.LabelRanges[1]))
+	}
+	if prev := r.findStep(s.Name); prev != nil {
+		return nil, append(diags, duplicate("step", s.Name, b.LabelRanges[1], prev.NameRange))
+	}
+	s.Timeout = spec.DefaultTimeout
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+
+	// Settings common to every kind first, then the kind's own arguments
+	// from what remains.
+	common, remain, cDiags := b.Body.PartialContent(stepCommonSchema)
+	diags = append(diags, cDiags...)
+	diags = append(diags, r.decodeStepCommon(s, common, before)...)
+
+	kindContent, kDiags := remain.Content(spec.schema())
+	diags = append(diags, kDiags...)
+	for _, as := range spec.Args {
+		attr, ok := kindContent.Attributes[as.Name]
+		if !ok {
+			continue
+		}
+		a, aDiags := r.decodeArg(as, attr, before)
+		diags = append(diags, aDiags...)
+		if a != nil {
+			s.Args[as.Name] = a
+		}
+	}
+	if spec.NeedsUntil && s.Until == nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing until condition",
+			Detail:   fmt.Sprintf("A %s step waits for a condition: set until = <condition>, for example until = in_sync(node.new, node.old).", s.Kind),
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	if spec.Check != nil && !diags.HasErrors() {
+		diags = append(diags, spec.Check(r, s)...)
+	}
+	return s, diags
+}
+
+func (r *Runbook) findStep(name string) *Step {
+	for _, s := range r.AllSteps() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (r *Runbook) decodeStepCommon(s *Step, content *hcl.BodyContent, before map[string]*Step) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if attr, ok := content.Attributes["description"]; ok {
+		d, dDiags := r.staticString(attr.Expr, "The description of a step")
+		diags = append(diags, dDiags...)
+		s.Description = d
+	}
+	if attr, ok := content.Attributes["timeout"]; ok {
+		d, dDiags := r.staticDuration(attr.Expr, "The timeout of a step")
+		diags = append(diags, dDiags...)
+		if d > 0 {
+			s.Timeout = d
+		}
+	}
+	if attr, ok := content.Attributes["on_failure"]; ok {
+		v, vDiags := r.staticString(attr.Expr, "on_failure")
+		diags = append(diags, vDiags...)
+		if !vDiags.HasErrors() {
+			if !contains(onFailureValues, v) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid on_failure",
+					Detail:   fmt.Sprintf("on_failure must be one of %s, not %q.", strings.Join(onFailureValues, ", "), v),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				s.OnFailure = v
+			}
+		}
+	}
+	if attr, ok := content.Attributes["until"]; ok {
+		diags = append(diags, r.checkLive(attr.Expr, cty.Bool, before, "The until condition")...)
+		s.Until = attr.Expr
+	}
+	for _, blk := range content.Blocks {
+		switch blk.Type {
+		case "retry":
+			diags = append(diags, r.decodeRetryBlock(s, blk)...)
+		case "assert":
+			bc, bDiags := blk.Body.Content(assertSchema)
+			diags = append(diags, bDiags...)
+			a := &Assert{DeclRange: blk.DefRange}
+			if attr, ok := bc.Attributes["condition"]; ok {
+				diags = append(diags, r.checkLive(attr.Expr, cty.Bool, before, "An assert condition")...)
+				a.Condition = attr.Expr
+			}
+			if attr, ok := bc.Attributes["error_message"]; ok {
+				diags = append(diags, r.checkLive(attr.Expr, cty.String, before, "An error_message")...)
+				a.ErrorMessage = attr.Expr
+			}
+			if a.Condition != nil {
+				s.Asserts = append(s.Asserts, a)
+			}
+		}
+	}
+	return diags
+}
+
+func (r *Runbook) decodeRetryBlock(s *Step, blk *hcl.Block) hcl.Diagnostics {
+	bc, diags := blk.Body.Content(retrySchema)
+	if attr, ok := bc.Attributes["attempts"]; ok {
+		v, vDiags := r.staticValue(attr.Expr, cty.Number, "retry.attempts")
+		diags = append(diags, vDiags...)
+		if !vDiags.HasErrors() && v.IsKnown() && !v.IsNull() {
+			if err := gocty.FromCtyValue(v, &s.Retry.Attempts); err != nil || s.Retry.Attempts < 1 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid retry attempts",
+					Detail:   "retry.attempts must be a whole number of at least 1.",
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			}
+		}
+	}
+	for name, dst := range map[string]*time.Duration{"interval": &s.Retry.Interval, "max_interval": &s.Retry.MaxInterval} {
+		if attr, ok := bc.Attributes[name]; ok {
+			d, dDiags := r.staticDuration(attr.Expr, "retry."+name)
+			diags = append(diags, dDiags...)
+			if d > 0 {
+				*dst = d
+			}
+		}
+	}
+	if s.Retry.MaxInterval < s.Retry.Interval {
+		s.Retry.MaxInterval = s.Retry.Interval
+	}
+	return diags
+}
+
+// staticDuration reads "30s", "10m", "1h30m" (Go duration syntax).
+func (r *Runbook) staticDuration(expr hcl.Expression, what string) (time.Duration, hcl.Diagnostics) {
+	s, diags := r.staticString(expr, what)
+	if diags.HasErrors() || s == "" {
+		return 0, diags
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid duration",
+			Detail:   fmt.Sprintf("%s must be a positive duration such as \"30s\", \"10m\" or \"1h30m\", not %q.", what, s),
+			Subject:  expr.Range().Ptr(),
+		})
+	}
+	return d, diags
+}
+
+// checkLive checks a live expression's references and evaluates it with
+// unknown live state to find type errors before any server is touched.
+func (r *Runbook) checkLive(expr hcl.Expression, want cty.Type, before map[string]*Step, what string) hcl.Diagnostics {
+	diags := r.checkLiveRefs(expr, before)
+	if diags.HasErrors() {
+		return diags
+	}
+	v, vDiags := expr.Value(r.EvalContext(EvalState{}))
+	diags = append(diags, vDiags...)
+	if vDiags.HasErrors() || want == cty.DynamicPseudoType {
+		return diags
+	}
+	if _, err := convert.Convert(v, want); err != nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incorrect value type",
+			Detail:   fmt.Sprintf("%s must be %s: %s.", what, want.FriendlyName(), err),
+			Subject:  expr.Range().Ptr(),
+		})
+	}
+	return diags
+}
+
+func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*Step) (*Arg, hcl.Diagnostics) {
+	a := &Arg{Name: as.Name, Spec: as, Expr: attr.Expr, Range: attr.Expr.Range()}
+	what := fmt.Sprintf("The argument %q", as.Name)
+	var diags hcl.Diagnostics
+	switch as.Type {
+	case ArgNode:
+		a.Ref, diags = r.nodeRef(attr.Expr, what)
+	case ArgEndpoint:
+		a.Ref, diags = r.endpointRef(attr.Expr, what)
+	case ArgString:
+		a.Value, diags = r.staticValue(attr.Expr, cty.String, what)
+		if !diags.HasErrors() && len(as.Enum) > 0 && a.Value.IsKnown() && !contains(as.Enum, a.Value.AsString()) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Invalid %s", as.Name),
+				Detail:   fmt.Sprintf("%s must be one of %s, not %q.", what, strings.Join(as.Enum, ", "), a.Value.AsString()),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+	case ArgVersion:
+		var s string
+		s, diags = r.staticString(attr.Expr, what)
+		if !diags.HasErrors() && s != "" {
+			v, err := ParseVersion(s)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid version", Detail: err.Error() + ".", Subject: attr.Expr.Range().Ptr()})
+			}
+			a.Version = v
+			a.Value = cty.StringVal(s)
+		}
+	case ArgNumber:
+		a.Value, diags = r.staticValue(attr.Expr, cty.Number, what)
+	case ArgBool:
+		a.Value, diags = r.staticValue(attr.Expr, cty.Bool, what)
+	case ArgStringList:
+		a.Value, diags = r.staticValue(attr.Expr, cty.List(cty.String), what)
+	case ArgDuration:
+		a.Duration, diags = r.staticDuration(attr.Expr, what)
+		a.Value = cty.StringVal(a.Duration.String())
+	case ArgLive:
+		want := as.LiveType
+		if want == cty.NilType {
+			want = cty.DynamicPseudoType
+		}
+		diags = r.checkLive(attr.Expr, want, before, what)
+		if !diags.HasErrors() {
+			v, _ := attr.Expr.Value(r.EvalContext(EvalState{}))
+			a.Value = v
+		}
+	}
+	return a, diags
+}
+
+// NodeArg returns the node name of a node argument, "" when not set.
+func (s *Step) NodeArg(name string) string {
+	if a, ok := s.Args[name]; ok {
+		return a.Ref
+	}
+	return ""
+}
+
+// StringArg returns a static string argument or def when it is not set.
+func (s *Step) StringArg(name, def string) string {
+	if a, ok := s.Args[name]; ok && a.Value.IsKnown() && !a.Value.IsNull() && a.Value.Type() == cty.String {
+		return a.Value.AsString()
+	}
+	return def
+}
+
+// BoolArg returns a static bool argument or def.
+func (s *Step) BoolArg(name string, def bool) bool {
+	if a, ok := s.Args[name]; ok && a.Value.IsKnown() && !a.Value.IsNull() && a.Value.Type() == cty.Bool {
+		return a.Value.True()
+	}
+	return def
+}
+
+// DurationArg returns a duration argument or def.
+func (s *Step) DurationArg(name string, def time.Duration) time.Duration {
+	if a, ok := s.Args[name]; ok && a.Duration > 0 {
+		return a.Duration
+	}
+	return def
+}
+
+// StringListArg returns a static list argument.
+func (s *Step) StringListArg(name string) []string {
+	a, ok := s.Args[name]
+	if !ok || !a.Value.IsWhollyKnown() || a.Value.IsNull() || !a.Value.CanIterateElements() {
+		return nil
+	}
+	var out []string
+	for it := a.Value.ElementIterator(); it.Next(); {
+		_, v := it.Element()
+		out = append(out, v.AsString())
+	}
+	return out
+}
+
+// Ref is "kind.name" as written in the runbook, for messages.
+func (s *Step) Ref() string { return fmt.Sprintf("%s %q", s.Kind, s.Name) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
