@@ -161,11 +161,10 @@ func (r *Runbook) EvalContext(st EvalState) *hcl.EvalContext {
 	}
 	steps := map[string]cty.Value{}
 	for _, s := range r.AllSteps() {
-		if v, ok := st.Steps[s.Name]; ok {
-			steps[s.Name] = v
-		} else {
-			steps[s.Name] = cty.UnknownVal(stepType)
-		}
+		steps[s.Name] = cty.UnknownVal(stepType)
+	}
+	for name, v := range st.Steps {
+		steps[name] = v
 	}
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{

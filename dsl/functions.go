@@ -43,7 +43,7 @@ func (r *Runbook) functions(live Live) map[string]function.Function {
 		"trimprefix": stdlib.TrimPrefixFunc, "trimsuffix": stdlib.TrimSuffixFunc, "chomp": stdlib.ChompFunc,
 		"jsonencode": stdlib.JSONEncodeFunc, "jsondecode": stdlib.JSONDecodeFunc,
 		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
-		"tobool": stdlib.MakeToFunc(cty.Bool),
+		"tobool":     stdlib.MakeToFunc(cty.Bool),
 		"startswith": startsWithFunc, "endswith": endsWithFunc,
 
 		// runbook inputs

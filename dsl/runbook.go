@@ -69,7 +69,9 @@ type LoadOptions struct {
 }
 
 // Load parses, decodes and validates the runbook files. The diagnostics may
-// hold warnings even when the runbook is usable; check HasErrors.
+// hold warnings even when the runbook is usable; check HasErrors. The
+// runbook is never nil: after errors it holds at least the parsed files, for
+// WriteDiagnostics, and must not be run.
 func Load(filenames []string, opts LoadOptions) (*Runbook, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	var diags hcl.Diagnostics
@@ -91,7 +93,8 @@ func Load(filenames []string, opts LoadOptions) (*Runbook, hcl.Diagnostics) {
 		}
 	}
 	if diags.HasErrors() {
-		return nil, diags
+		// Keep the sources so that diagnostics can show snippets.
+		return &Runbook{Files: parser.Files()}, diags
 	}
 	dir := "."
 	if len(filenames) > 0 {
@@ -107,7 +110,7 @@ func LoadSource(filename string, src []byte, opts LoadOptions) (*Runbook, hcl.Di
 	parser := hclparse.NewParser()
 	f, diags := parser.ParseHCL(src, filename)
 	if diags.HasErrors() {
-		return nil, diags
+		return &Runbook{Files: parser.Files()}, diags
 	}
 	r, dDiags := decode(parser.Files(), []*hcl.File{f}, filepath.Dir(filename), opts)
 	return r, append(diags, dDiags...)

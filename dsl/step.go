@@ -118,7 +118,13 @@ func (r *Runbook) decodeStepBlock(b *hcl.Block, before map[string]*Step, inRollb
 	// from what remains.
 	common, remain, cDiags := b.Body.PartialContent(stepCommonSchema)
 	diags = append(diags, cDiags...)
-	diags = append(diags, r.decodeStepCommon(s, common, before)...)
+	// until and assert run after the action: they may read the step's own
+	// output.
+	withSelf := map[string]*Step{s.Name: s}
+	for k, v := range before {
+		withSelf[k] = v
+	}
+	diags = append(diags, r.decodeStepCommon(s, common, withSelf)...)
 
 	kindContent, kDiags := remain.Content(spec.schema())
 	diags = append(diags, kDiags...)
@@ -270,7 +276,7 @@ func (r *Runbook) checkLive(expr hcl.Expression, want cty.Type, before map[strin
 	if diags.HasErrors() {
 		return diags
 	}
-	v, vDiags := expr.Value(r.EvalContext(EvalState{}))
+	v, vDiags := expr.Value(r.EvalContext(EvalState{Steps: unknownSteps(before)}))
 	diags = append(diags, vDiags...)
 	if vDiags.HasErrors() || want == cty.DynamicPseudoType {
 		return diags
@@ -332,7 +338,7 @@ func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*
 		}
 		diags = r.checkLive(attr.Expr, want, before, what)
 		if !diags.HasErrors() {
-			v, _ := attr.Expr.Value(r.EvalContext(EvalState{}))
+			v, _ := attr.Expr.Value(r.EvalContext(EvalState{Steps: unknownSteps(before)}))
 			a.Value = v
 		}
 	}
@@ -395,4 +401,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// unknownSteps is step.NAME for the steps that run before, before any ran.
+func unknownSteps(before map[string]*Step) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(before))
+	for name := range before {
+		out[name] = cty.UnknownVal(stepType)
+	}
+	return out
 }

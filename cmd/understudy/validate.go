@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/understudy/understudy/dsl"
+)
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", "[--var NAME=VALUE]... [--var-file F]... FILE...",
+		"Parses and checks runbooks without touching any server: syntax, references, types,\n"+
+			"step arguments, and whether the rehearsal versions can replicate. Exit code 2 on errors.", stderr)
+	var vars, varFiles stringList
+	fs.Var(&vars, "var", "set a variable: NAME=VALUE (repeatable)")
+	fs.Var(&varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	code := exitOK
+	for _, f := range files {
+		rb, diags := dsl.Load([]string{f}, dsl.LoadOptions{Vars: vars, VarFiles: varFiles, Mode: dsl.ModeValidate})
+		_ = rb.WriteDiagnostics(stderr, diags, false)
+		if diags.HasErrors() {
+			code = exitUsage
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: valid (%d steps, %d rollback steps)\n", f, len(rb.Steps), rollbackLen(rb))
+	}
+	return code
+}
+
+func rollbackLen(rb *dsl.Runbook) int {
+	if rb.Rollback == nil {
+		return 0
+	}
+	return len(rb.Rollback.Steps)
+}

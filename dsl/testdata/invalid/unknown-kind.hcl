@@ -1,0 +1,3 @@
+step "waitt" "x" { # ERROR: Unknown step kind
+  until = true
+}
