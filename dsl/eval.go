@@ -22,6 +22,9 @@ var nodeType = cty.Object(map[string]cty.Type{
 	"version":  cty.String,
 	"keys":     cty.Number,
 	"keyspace": cty.Map(keyspaceType),
+	// app_clients counts connections other than understudy's own and
+	// replication links (read with CLIENT LIST when an expression uses it).
+	"app_clients": cty.Number,
 })
 
 var keyspaceType = cty.Object(map[string]cty.Type{
@@ -41,6 +44,9 @@ type NodeState struct {
 	Address string
 	// Info holds every field of INFO (all sections), e.g. "role": "master".
 	Info map[string]string
+	// AppClients is the number of application connections, -1 when it was
+	// not read.
+	AppClients int64
 }
 
 // Value turns the state into the node.NAME object seen by expressions.
@@ -75,15 +81,20 @@ func (s NodeState) Value() cty.Value {
 	if len(keyspace) > 0 {
 		ksVal = cty.MapVal(keyspace)
 	}
+	appClients := cty.UnknownVal(cty.Number)
+	if s.AppClients >= 0 {
+		appClients = cty.NumberIntVal(s.AppClients)
+	}
 	return cty.ObjectVal(map[string]cty.Value{
-		"name":     cty.StringVal(s.Name),
-		"address":  cty.StringVal(s.Address),
-		"info":     infoVal,
-		"role":     cty.StringVal(role),
-		"engine":   cty.StringVal(string(engine)),
-		"version":  cty.StringVal(version),
-		"keys":     cty.NumberIntVal(total),
-		"keyspace": ksVal,
+		"app_clients": appClients,
+		"name":        cty.StringVal(s.Name),
+		"address":     cty.StringVal(s.Address),
+		"info":        infoVal,
+		"role":        cty.StringVal(role),
+		"engine":      cty.StringVal(string(engine)),
+		"version":     cty.StringVal(version),
+		"keys":        cty.NumberIntVal(total),
+		"keyspace":    ksVal,
 	})
 }
 

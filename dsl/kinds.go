@@ -72,6 +72,7 @@ var Kinds = []*KindSpec{
 	replicateKind,
 	promoteKind,
 	switchoverKind,
+	repointKind,
 	upgradeKind,
 	verifyKind,
 	execKind,
@@ -162,6 +163,16 @@ var switchoverKind = &KindSpec{
 		{Name: "max_pause", Type: ArgDuration, Doc: `The longest the old master's writes may stay paused (default "2s"); the switchover aborts safely when the replica cannot catch up in that time.`},
 	},
 	Check: checkTwoNodes("from", "to"),
+}
+
+var repointKind = &KindSpec{
+	Name: "repoint",
+	Doc: "Points an endpoint at another node at once, without holding the application or checking replication: " +
+		"what a DNS or load-balancer change alone does. Prefer switchover, which is lossless.",
+	Args: []ArgSpec{
+		{Name: "endpoint", Type: ArgEndpoint, Required: true, Doc: "The endpoint to repoint."},
+		{Name: "to", Type: ArgNode, Required: true, Doc: "The node it points at afterwards."},
+	},
 }
 
 var upgradeKind = &KindSpec{

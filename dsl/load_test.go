@@ -14,10 +14,15 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Every file in testdata/valid loads without errors or warnings.
+// Every file in testdata/valid and every shipped runbook loads without
+// errors or warnings.
 func TestLoadValid(t *testing.T) {
-	files, _ := filepath.Glob("testdata/valid/*.hcl")
-	if len(files) == 0 {
+	var files []string
+	for _, pattern := range []string{"testdata/valid/*.hcl", "../runbooks/*.hcl", "../runbooks/examples/*.hcl"} {
+		m, _ := filepath.Glob(pattern)
+		files = append(files, m...)
+	}
+	if len(files) < 2 {
 		t.Fatal("no fixtures")
 	}
 	for _, f := range files {
@@ -41,7 +46,9 @@ type expectedDiag struct {
 	summary  string
 }
 
-func (e expectedDiag) String() string { return fmt.Sprintf("%s line %d: %s", e.severity, e.line, e.summary) }
+func (e expectedDiag) String() string {
+	return fmt.Sprintf("%s line %d: %s", e.severity, e.line, e.summary)
+}
 
 // Every file in testdata/invalid marks the lines where a diagnostic is
 // expected with a comment "# ERROR: Summary" (or "# ERROR@N: Summary" for

@@ -158,6 +158,8 @@ func (r *Runbook) planStep(num int, s *Step, ver map[string]Version) PlanStep {
 		ps.Sends = append(ps.Sends, "REPLICAOF NO ONE to "+node("node"))
 	case "switchover":
 		ps.Sends = append(ps.Sends, r.describeSwitchover(s, ver)...)
+	case "repoint":
+		ps.Sends = append(ps.Sends, fmt.Sprintf("points endpoint.%s at %s at once, without a hold: writes the old master accepts from then on are not on the new one", s.Args["endpoint"].Ref, node("to")))
 	case "upgrade":
 		ps.Sends = append(ps.Sends, fmt.Sprintf("replaces the server of %s with %s, keeping its data and address (rehearsal: a new container; live: the node's lifecycle command)", node("node"), s.Args["version"].Version))
 	case "verify":

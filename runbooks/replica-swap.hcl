@@ -95,9 +95,9 @@ step "wait" "old_follows_new" {
 }
 
 step "assert" "clients_moved" {
-  description   = "The application no longer writes to the old node: it is a read-only replica with no application clients."
-  condition     = node.old.role == "replica" && tonumber(node.old.info.connected_clients) <= 2
-  error_message = "old node still has ${node.old.info.connected_clients} clients"
+  description   = "The application left the old node: it is a read-only replica with no application connections."
+  condition     = node.old.role == "replica" && node.old.app_clients == 0
+  error_message = "old node is a ${node.old.role} with ${node.old.app_clients} application connection(s)"
 }
 
 step "verify" "same_data" {

@@ -20,6 +20,7 @@ var actions = map[string]Action{
 	"replicate":  runReplicate,
 	"promote":    runPromote,
 	"switchover": runSwitchover,
+	"repoint":    runRepoint,
 	"upgrade":    runUpgrade,
 	"verify":     runVerify,
 	"exec":       runExec,

@@ -32,7 +32,7 @@ func (in *Interpreter) state(ctx context.Context, expr hcl.Expression) (dsl.Eval
 		if _, done := st.Nodes[a.Name]; done {
 			continue
 		}
-		ns, err := in.readNode(ctx, a.Name)
+		ns, err := in.readNode(ctx, a.Name, mentions(expr, a.Name, "app_clients"))
 		if err != nil {
 			return st, errorAt(tr.SourceRange(), "Cannot read node", "%s", err)
 		}
@@ -41,8 +41,53 @@ func (in *Interpreter) state(ctx context.Context, expr hcl.Expression) (dsl.Eval
 	return st, nil
 }
 
+// mentions reports whether expr reads node.NAME.ATTR.
+func mentions(expr hcl.Expression, node, attr string) bool {
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "node" || len(tr) < 3 {
+			continue
+		}
+		n, ok1 := tr[1].(hcl.TraverseAttr)
+		a, ok2 := tr[2].(hcl.TraverseAttr)
+		if ok1 && ok2 && n.Name == node && a.Name == attr {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientName is the name understudy's own connections carry, so that
+// app_clients can leave them out.
+const ClientName = "understudy"
+
+// appClients counts the connections of a node that are neither
+// understudy's own (CLIENT SETNAME understudy) nor replication links.
+func appClients(ctx context.Context, c *redis.Client) (int64, error) {
+	list, err := c.ClientList(ctx).Result()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		if line == "" {
+			continue
+		}
+		f := map[string]string{}
+		for _, kv := range strings.Fields(line) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				f[k] = v
+			}
+		}
+		if f["name"] == ClientName || strings.ContainsAny(f["flags"], "MS") {
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
 // readNode reads INFO from a node.
-func (in *Interpreter) readNode(ctx context.Context, name string) (dsl.NodeState, error) {
+func (in *Interpreter) readNode(ctx context.Context, name string, withClients bool) (dsl.NodeState, error) {
 	c, err := in.opts.Backend.Client(name)
 	if err != nil {
 		return dsl.NodeState{}, fmt.Errorf("node %q: %w", name, err)
@@ -52,7 +97,13 @@ func (in *Interpreter) readNode(ctx context.Context, name string) (dsl.NodeState
 		return dsl.NodeState{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
 	addr, _ := in.opts.Backend.Address(name)
-	return dsl.NodeState{Name: name, Address: addr, Info: info}, nil
+	ns := dsl.NodeState{Name: name, Address: addr, Info: info, AppClients: -1}
+	if withClients {
+		if ns.AppClients, err = appClients(ctx, c); err != nil {
+			return ns, fmt.Errorf("CLIENT LIST on node %q: %w", name, err)
+		}
+	}
+	return ns, nil
 }
 
 // readInfo sends INFO with the given sections (default set when none) and

@@ -1,0 +1,48 @@
+# understudy — build, test, rehearse.
+#
+#   make build      the binary at bin/understudy
+#   make images     the offline rehearsal images (debootstrap + docker import)
+#   make test       unit tests and the e2e rehearsals (needs Docker and the images)
+#   make rehearse   rehearse runbooks/replica-swap.hcl (FROM=7.0 TO=8.0)
+#   make bench      rehearse the version matrix, safe runbook next to the unsafe one
+#   make lint       gofmt, go vet, staticcheck
+
+GO        ?= go
+BIN       := bin/understudy
+FROM      ?= 7.0
+TO        ?= 8.0
+IMAGES    ?= redis:6.0 redis:7.0 redis:8.0 valkey:8.1
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: build images test unit e2e rehearse bench lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/understudy
+
+images:
+	images/build.sh $(IMAGES)
+
+# The e2e rehearsals run with the unit tests; UNDERSTUDY_E2E_REQUIRED makes a
+# missing image or Docker engine a failure, not a skip.
+test: build images
+	UNDERSTUDY_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 60m ./...
+
+unit:
+	$(GO) test -count=1 -short ./...
+
+e2e: build images
+	UNDERSTUDY_E2E_REQUIRED=1 $(GO) test -count=1 -timeout 60m -v ./e2e/
+
+rehearse: build images
+	$(BIN) rehearse runbooks/replica-swap.hcl --var from=$(FROM) --var to=$(TO) --report rehearsal-report.json
+
+bench: build images
+	$(GO) run ./e2e/bench
+
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+clean:
+	rm -rf bin rehearsal-report.json
