@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -68,11 +69,14 @@ func (r *Runbook) checkVersions() hcl.Diagnostics {
 			if !okf || !okt {
 				continue
 			}
+			var why []string
 			if err := CheckReplication(vt, vf); err != nil {
-				s.PointOfNoReturn = fmt.Sprintf("after it, %q (%s) can follow %q (%s) only by partial resync: %s", from, vf, to, vt, err)
-			} else if vf.Engine == EngineRedis && !vf.AtLeast(7, 0) && vt.AtLeast(7, 0) {
-				s.PointOfNoReturn = fmt.Sprintf("after the first write on %q (%s), commands such as SET .. EX propagate as SET .. PXAT, which %q (%s) does not know: it diverges silently", to, vt, from, vf)
+				why = append(why, fmt.Sprintf("after it, %q (%s) can follow %q (%s) only by partial resync (%s)", from, vf, to, vt, err))
 			}
+			if vf.Engine == EngineRedis && !vf.AtLeast(7, 0) && vt.AtLeast(7, 0) {
+				why = append(why, fmt.Sprintf("after the first write on %q (%s), commands such as SET .. EX propagate as SET .. PXAT, which %q (%s) does not know: it diverges silently", to, vt, from, vf))
+			}
+			s.PointOfNoReturn = strings.Join(why, "; and ")
 		}
 	}
 	return diags

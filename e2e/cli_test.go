@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateShippedRunbooks(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(root, "runbooks", "*.hcl"))
+	examples, _ := filepath.Glob(filepath.Join(root, "runbooks", "examples", "*.hcl"))
+	for _, f := range append(files, examples...) {
+		rel, _ := filepath.Rel(root, f)
+		res := understudy(t, time.Minute, "validate", rel)
+		if res.code != 0 || !strings.Contains(res.stdout, "valid") {
+			t.Errorf("validate %s: exit %d\n%s%s", rel, res.code, res.stdout, res.stderr)
+		}
+		res = understudy(t, time.Minute, "fmt", "-check", rel)
+		if res.code != 0 {
+			t.Errorf("%s is not formatted (understudy fmt):\n%s", rel, res.stdout)
+		}
+	}
+}
+
+func TestValidateReportsPosition(t *testing.T) {
+	res := understudy(t, time.Minute, "validate", "dsl/testdata/invalid/references.hcl")
+	if res.code != 2 {
+		t.Fatalf("exit %d, want 2", res.code)
+	}
+	for _, want := range []string{
+		"Error: Reference to undeclared node",
+		"on dsl/testdata/invalid/references.hcl line 6",
+		`condition = node.olld.role == "master"`, // the snippet
+		`Did you mean "old"?`,
+	} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
+	}
+}
+
+func TestPlanShowsResolvedValuesAndPointOfNoReturn(t *testing.T) {
+	res := understudy(t, time.Minute, "plan", "runbooks/replica-swap.hcl", "--var", "from=6.0", "--var", "to=7.0")
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	for _, want := range []string{
+		`from = "6.0"`,
+		"rehearsal 6.0",
+		"REPLICAOF redis-a.internal 6379 to node.new",
+		"pause sequence (6.0, no WRITE pause)",
+		"until (live): in_sync(node.new, node.old)",
+		"POINT OF NO RETURN",
+		"SET .. PXAT",
+		"auth password (sensitive)",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	os.Setenv("REDIS_PASSWORD", "hunter2-secret")
+	defer os.Unsetenv("REDIS_PASSWORD")
+	for _, format := range []string{"text", "markdown"} {
+		res = understudy(t, time.Minute, "plan", "runbooks/replica-swap.hcl", "--format", format)
+		if res.code != 0 || strings.Contains(res.stdout+res.stderr, "hunter2") {
+			t.Errorf("plan --format %s: exit %d or the password is printed", format, res.code)
+		}
+	}
+	if !strings.Contains(res.stdout, "### understudy plan") {
+		t.Errorf("markdown plan:\n%s", res.stdout)
+	}
+}
+
+func TestFmtRewrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "messy.hcl")
+	if err := os.WriteFile(path, []byte("node \"a\" {\naddress=\"x:1\"\n}\nstep \"promote\" \"p\" {\n  node=node.a\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := understudy(t, time.Minute, "fmt", "-check", path); res.code != 1 {
+		t.Errorf("fmt -check on a messy file: exit %d, want 1", res.code)
+	}
+	if res := understudy(t, time.Minute, "fmt", path); res.code != 0 {
+		t.Fatalf("fmt: exit %d\n%s", res.code, res.stderr)
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), `  address = "x:1"`) {
+		t.Errorf("not formatted:\n%s", b)
+	}
+	if res := understudy(t, time.Minute, "fmt", "-check", path); res.code != 0 {
+		t.Errorf("fmt -check after fmt: exit %d", res.code)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"bogus"}, {"plan"}, {"rehearse", "runbooks/replica-swap.hcl", "--var", "nonsense"}, {"rehearse", "runbooks/replica-swap.hcl", "--var", "tooo=8.0"}} {
+		if res := understudy(t, time.Minute, args...); res.code != 2 {
+			t.Errorf("understudy %v: exit %d, want 2", args, res.code)
+		}
+	}
+}

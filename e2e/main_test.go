@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/understudy/understudy/steps/report"
+)
+
+// binary is the understudy binary built for this run.
+var binary string
+
+// root is the repository root.
+var root string
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	root = filepath.Dir(filepath.Dir(file))
+	dir, err := os.MkdirTemp("", "understudy-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "understudy")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/understudy")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build understudy:", err)
+		os.Exit(1)
+	}
+	if out, err := exec.Command("docker", "info").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: the Docker engine is needed: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is one run of the binary.
+type result struct {
+	code           int
+	stdout, stderr string
+	report         *report.Report
+}
+
+// understudy runs the binary from the repository root with a deadline.
+func understudy(t *testing.T, timeout time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run understudy %v: %v\n%s", args, err, stderr.String())
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("understudy %v did not finish within %s\nstdout:\n%s\nstderr:\n%s", args, timeout, stdout.String(), stderr.String())
+	}
+	return res
+}
+
+// rehearse runs understudy rehearse with a report and reads the report.
+func rehearse(t *testing.T, runbook string, args ...string) result {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.json")
+	all := append([]string{"rehearse", runbook, "--report", path}, args...)
+	res := understudy(t, 10*time.Minute, all...)
+	t.Logf("understudy %s\n%s", strings.Join(all, " "), res.stdout)
+	if rep, err := report.Read(path); err == nil {
+		res.report = rep
+	} else if res.code != 2 {
+		t.Fatalf("no report (exit %d): %v\nstderr:\n%s", res.code, err, tail(res.stderr, 40))
+	}
+	return res
+}
+
+// leftovers lists understudy containers of the given session, or of any
+// session when session is "".
+func leftovers(t *testing.T, session string) []string {
+	t.Helper()
+	filter := "label=org.understudy.session"
+	if session != "" {
+		filter += "=" + session
+	}
+	out, err := exec.Command("docker", "ps", "-aq", "--filter", filter).Output()
+	if err != nil {
+		t.Fatalf("docker ps: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+func stepByName(rep *report.Report, name string) *report.Step {
+	for i := range rep.Steps {
+		if rep.Steps[i].Name == name {
+			return &rep.Steps[i]
+		}
+	}
+	for i := range rep.Rollback {
+		if rep.Rollback[i].Name == name {
+			return &rep.Rollback[i]
+		}
+	}
+	return nil
+}
+
+func nodeByName(rep *report.Report, name string) *report.Node {
+	for i := range rep.Nodes {
+		if rep.Nodes[i].Name == name {
+			return &rep.Nodes[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The "promote first, switch the application a second later" order of many
+// upgrade guides loses acknowledged writes; the rehearsal must say so and
+// fail.
+func TestUnsafeRunbookLosesWrites(t *testing.T) {
+	res := rehearse(t, "runbooks/examples/unsafe-promote-first.hcl", "--keys", "10000")
+	rep := res.report
+	if res.code != 1 || rep.Status != "failed" {
+		t.Fatalf("exit %d, status %s: the unsafe runbook passed\n%s", res.code, rep.Status, res.stdout)
+	}
+	for _, s := range rep.Steps {
+		if s.Status != "passed" {
+			t.Errorf("step %s %s: the failure must come from the lost writes, not a step", s.Name, s.Status)
+		}
+	}
+	if rep.Traffic == nil || rep.Traffic.Lost == 0 {
+		t.Fatalf("no lost writes reported: %+v", rep.Traffic)
+	}
+	if !strings.Contains(strings.Join(rep.Errors, "\n"), "acknowledged write(s) lost") {
+		t.Errorf("errors do not name the lost writes: %v", rep.Errors)
+	}
+	t.Logf("unsafe order lost %d of %d acknowledged writes", rep.Traffic.Lost, rep.Traffic.Acked)
+}
+
+// In-place rolling upgrade of a master and its replica, with the upgrade
+// step replacing containers and the verify step on its SCAN path.
+func TestRollingUpgrade(t *testing.T) {
+	res := rehearse(t, "runbooks/rolling-upgrade.hcl", "--keys", "20000", "--var", "from=7.0", "--var", "to=8.0")
+	rep := res.report
+	if res.code != 0 || rep.Status != "passed" {
+		t.Fatalf("exit %d, status %s, errors %v\n%s", res.code, rep.Status, rep.Errors, tail(res.stderr, 40))
+	}
+	for _, n := range rep.Nodes {
+		if !strings.HasPrefix(n.VersionBefore, "7.0.") || !strings.HasPrefix(n.VersionAfter, "8.0.") {
+			t.Errorf("node %s: %s → %s, want 7.0 → 8.0", n.Name, n.VersionBefore, n.VersionAfter)
+		}
+	}
+	var vf struct {
+		Method string `json:"method"`
+	}
+	if err := json.Unmarshal(stepByName(rep, "same_data").Output, &vf); err != nil || vf.Method != "scan" {
+		t.Errorf("verify used %q (%v), want scan", vf.Method, err)
+	}
+	if tr := rep.Traffic; tr.Lost != 0 || tr.Failed != 0 {
+		t.Errorf("traffic: %d lost, %d failed", tr.Lost, tr.Failed)
+	}
+	if !rep.Data.Equal {
+		t.Errorf("data: %+v", rep.Data)
+	}
+}
+
+// A failed step runs the rollback: the status is rolled_back, the error
+// points at the runbook line, and the switch back loses nothing.
+func TestRollback(t *testing.T) {
+	res := rehearse(t, "e2e/testdata/fail-after-switch.hcl", "--keys", "5000")
+	rep := res.report
+	if res.code != 1 || rep.Status != "rolled_back" {
+		t.Fatalf("exit %d, status %s\n%s", res.code, rep.Status, res.stdout)
+	}
+	failed := stepByName(rep, "impossible")
+	if failed == nil || failed.Status != "failed" {
+		t.Fatalf("step impossible: %+v", failed)
+	}
+	if !regexp.MustCompile(`^e2e/testdata/fail-after-switch\.hcl:42:\d+: .*the new node holds 5000 keys, not a billion`).MatchString(failed.Error) {
+		t.Errorf("error does not point at the condition's line: %q", failed.Error)
+	}
+	back := stepByName(rep, "back")
+	if back == nil || back.Status != "passed" || len(rep.Rollback) != 1 {
+		t.Fatalf("rollback: %+v", rep.Rollback)
+	}
+	if old := nodeByName(rep, "old"); old.RoleAfter != "master" {
+		t.Errorf("after the rollback the old node is %s", old.RoleAfter)
+	}
+	if tr := rep.Traffic; tr.Lost != 0 || tr.Failed != 0 {
+		t.Errorf("traffic over two switchovers: %d lost, %d failed", tr.Lost, tr.Failed)
+	}
+	if rep.Data.FinalMaster != "old" || !rep.Data.Equal {
+		t.Errorf("data: %+v", rep.Data)
+	}
+}
+
+// Ctrl-C while a step waits: the process stops within seconds and removes
+// every container it started.
+func TestInterruptRemovesContainers(t *testing.T) {
+	cmd := exec.Command(binary, "rehearse", "e2e/testdata/wait-forever.hcl", "--keys", "1000")
+	cmd.Dir = root
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	session := ""
+	sc := bufio.NewScanner(stderr)
+	deadline := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		line := sc.Text()
+		if m := regexp.MustCompile(`\(session ([0-9a-f]+)\)`).FindStringSubmatch(line); m != nil {
+			session = m[1]
+		}
+		if strings.HasPrefix(line, "step 1/1") {
+			break
+		}
+	}
+	if session == "" {
+		t.Fatal("no session in the log")
+	}
+	if got := leftovers(t, session); len(got) == 0 {
+		t.Fatal("no container running before the interrupt")
+	}
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("exit after SIGINT: %v, want code 1", err)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("took %s to stop", d)
+	}
+	if got := leftovers(t, session); len(got) != 0 {
+		t.Errorf("containers left after Ctrl-C: %v", got)
+	}
+}
