@@ -76,7 +76,11 @@ func runSwitchover(ctx context.Context, x *Exec) (cty.Value, error) {
 		return cty.NilVal, Permanent(errorAt(x.Step.Args["from"].Range, "Not a master", "Node %q is a %s; a switchover starts from the master.", s.from, fi["role"]))
 	}
 	if ti["role"] != "slave" || !sameAddr(net.JoinHostPort(ti["master_host"], ti["master_port"]), s.fromAddr) {
-		return cty.NilVal, Permanent(errorAt(x.Step.Args["to"].Range, "Not a replica of the master", "Node %q is a %s (following %s:%s); it must replicate from %q before a switchover.", s.to, ti["role"], ti["master_host"], ti["master_port"], s.from))
+		now := "a master"
+		if ti["role"] == "slave" {
+			now = fmt.Sprintf("a replica of %s:%s", ti["master_host"], ti["master_port"])
+		}
+		return cty.NilVal, Permanent(errorAt(x.Step.Args["to"].Range, "Not a replica of the master", "Node %q is %s; it must replicate from %q before a switchover.", s.to, now, s.from))
 	}
 	if ti["master_link_status"] != "up" || ti["master_sync_in_progress"] != "0" {
 		return cty.NilVal, fmt.Errorf("node %q is not in sync with %q (link %s, sync in progress %s)", s.to, s.from, ti["master_link_status"], ti["master_sync_in_progress"])
