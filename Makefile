@@ -12,7 +12,7 @@ BIN       := bin/understudy
 FROM      ?= 7.0
 TO        ?= 8.0
 IMAGES    ?= redis:6.0 redis:7.0 redis:8.0 valkey:8.1
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: build images test unit e2e rehearse bench lint clean
 

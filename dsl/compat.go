@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -86,7 +87,7 @@ func (r *Runbook) checkVersions() hcl.Diagnostics {
 // its data.
 func checkUpgrade(from, to Version) error {
 	if from.Engine == EngineValkey && to.Engine == EngineRedis {
-		return fmt.Errorf("Redis cannot load the RDB files Valkey writes")
+		return errors.New("the RDB files Valkey writes cannot be loaded by Redis")
 	}
 	if from.Engine == to.Engine && from.RDBVersion() > to.RDBVersion() {
 		return fmt.Errorf("%s writes RDB version %d, %s reads up to %d", from, from.RDBVersion(), to, to.RDBVersion())
