@@ -1,0 +1,80 @@
+package proxy
+
+// class is what a command means for the proxy's bookkeeping of a client
+// connection: whether it changes connection state, and whether that state can
+// be replayed on a new backend connection.
+type class uint8
+
+const (
+	classPlain    class = iota // no connection state
+	classSession               // replayable state: HELLO, AUTH, SELECT, CLIENT SETNAME ...
+	classStateful              // state the proxy cannot replay: CLIENT TRACKING ...
+	classMulti                 // MULTI
+	classEndTx                 // EXEC, DISCARD
+	classWatch                 // WATCH
+	classUnwatch               // UNWATCH
+	classReset                 // RESET
+	classStream                // SUBSCRIBE, MONITOR, CLIENT REPLY: not one reply per command
+)
+
+// classify names the class of a command from its first two arguments.
+func classify(name, sub []byte) class {
+	switch {
+	case name == nil:
+		return classPlain
+	case eq(name, "HELLO"), eq(name, "AUTH"), eq(name, "SELECT"),
+		eq(name, "READONLY"), eq(name, "READWRITE"):
+		return classSession
+	case eq(name, "MULTI"):
+		return classMulti
+	case eq(name, "EXEC"), eq(name, "DISCARD"):
+		return classEndTx
+	case eq(name, "WATCH"):
+		return classWatch
+	case eq(name, "UNWATCH"):
+		return classUnwatch
+	case eq(name, "RESET"):
+		return classReset
+	case eq(name, "SUBSCRIBE"), eq(name, "PSUBSCRIBE"), eq(name, "SSUBSCRIBE"),
+		eq(name, "MONITOR"), eq(name, "SYNC"), eq(name, "PSYNC"):
+		return classStream
+	case eq(name, "CLIENT"):
+		return classifyClient(sub)
+	}
+	return classPlain
+}
+
+func classifyClient(sub []byte) class {
+	switch {
+	case sub == nil:
+		return classPlain
+	case eq(sub, "SETNAME"), eq(sub, "SETINFO"), eq(sub, "NO-EVICT"), eq(sub, "NO-TOUCH"),
+		eq(sub, "MAINT_NOTIFICATIONS"): // go-redis v9 sends it on connect; servers without it refuse it
+		return classSession
+	case eq(sub, "REPLY"):
+		return classStream
+	case eq(sub, "ID"), eq(sub, "INFO"), eq(sub, "LIST"), eq(sub, "GETNAME"), eq(sub, "KILL"),
+		eq(sub, "PAUSE"), eq(sub, "UNPAUSE"), eq(sub, "GETREDIR"), eq(sub, "TRACKINGINFO"),
+		eq(sub, "UNBLOCK"), eq(sub, "HELP"):
+		return classPlain
+	}
+	// TRACKING, CACHING and subcommands this list does not know: assume they
+	// change the connection in a way a new backend would not know.
+	return classStateful
+}
+
+// eq compares an argument with an upper-case ASCII name, ignoring case.
+func eq(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}

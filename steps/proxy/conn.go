@@ -1,0 +1,366 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+const (
+	// maxHandshake bounds the replayable state commands kept per connection.
+	maxHandshake      = 32
+	maxHandshakeBytes = 64 << 10
+	// drainTimeout bounds how long a backend connection stays open to finish
+	// the commands of a client that went away.
+	drainTimeout = time.Minute
+)
+
+var errConnClosed = errors.New("proxy: connection closed")
+
+// conn is one client connection. Its serve goroutine reads requests and
+// writes them to the current backend session; the session's goroutine reads
+// replies and writes them to the client.
+type conn struct {
+	p      *Proxy
+	client net.Conn
+	br     *bufio.Reader // requests; serve goroutine only
+	cw     *bufio.Writer // replies; the reading goroutine of the current session only
+	done   chan struct{} // closed by teardown
+
+	// Guarded by p.mu. sess is written only by the serve goroutine.
+	sess          *session
+	closed        bool
+	inflight      int64      // commands forwarded and not yet answered
+	queue         []*pending // those commands, oldest first
+	untracked     bool       // not one reply per command any more (pub/sub, MONITOR, CLIENT REPLY)
+	tainted       bool       // connection state the proxy cannot replay
+	inTx          bool       // between MULTI and EXEC or DISCARD
+	watching      bool       // WATCH in force
+	clientGone    bool       // the client left with commands in flight; draining them
+	handshake     [][]byte   // replayable state commands that succeeded, in order
+	handshakeSize int
+}
+
+// pending is a forwarded command waiting for its reply.
+type pending struct {
+	class class
+	raw   []byte // the whole command, for classSession
+}
+
+func newConn(p *Proxy, nc net.Conn) *conn {
+	c := &conn{p: p, client: nc, done: make(chan struct{})}
+	// Whatever was forwarded is flushed before the proxy waits for the client.
+	c.br = bufio.NewReaderSize(&hookReader{r: nc, before: c.flushBackend}, p.cfg.bufSize)
+	c.cw = bufio.NewWriterSize(&stickyWriter{w: nc}, p.cfg.bufSize)
+	return c
+}
+
+// serve forwards requests until the client or the backend goes away.
+func (c *conn) serve() {
+	defer c.p.wg.Done()
+	q := newRequestReader(c.br)
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			c.clientDone()
+			return
+		}
+		s, e, err := c.admit()
+		if err != nil {
+			c.teardown()
+			return
+		}
+		n, raw, err := q.Next(s.bw, func(name, sub []byte) bool {
+			return c.classified(e, classify(name, sub))
+		})
+		if err != nil {
+			// The client left mid-request or sent something that is not
+			// RESP: the backend cannot be kept in step.
+			c.teardown()
+			return
+		}
+		if n == 0 {
+			c.unadmit(e)
+		}
+		if raw != nil {
+			c.p.mu.Lock()
+			e.raw = raw
+			c.p.mu.Unlock()
+		}
+		if err := q.Release(); err != nil || s.sw.err != nil {
+			c.teardown()
+			return
+		}
+	}
+}
+
+// admit waits while a hold is in force, connects to the target if the
+// connection has no usable backend, and counts one command as in flight. It
+// returns the session to write the command to.
+func (c *conn) admit() (*session, *pending, error) {
+	p := c.p
+	waited := false
+	for {
+		p.mu.Lock()
+		if c.closed {
+			p.mu.Unlock()
+			return nil, nil, errConnClosed
+		}
+		s := c.sess
+		if hold := p.hold; hold != nil {
+			if !waited {
+				waited = true
+				p.stats.Waited++
+			}
+			p.mu.Unlock()
+			// Commands admitted before the hold must reach the server, or
+			// the hold would wait for their replies forever.
+			if s != nil {
+				s.bw.Flush()
+			}
+			select {
+			case <-hold:
+			case <-c.done:
+			}
+			continue
+		}
+		if s == nil || s.detached {
+			target, gen := p.target, p.gen
+			p.mu.Unlock()
+			if err := c.connect(target, gen); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		if s.gen != p.gen {
+			// Repoint decided to close this connection and is about to.
+			p.mu.Unlock()
+			return nil, nil, errConnClosed
+		}
+		var e *pending
+		if !c.untracked {
+			e = &pending{}
+			c.queue = append(c.queue, e)
+			c.inflight++
+			p.addInflight(1)
+		}
+		p.stats.Commands++
+		p.mu.Unlock()
+		return s, e, nil
+	}
+}
+
+// unadmit takes back the admission of a request that runs nothing (a blank
+// inline line, an empty array): the server will not answer it.
+func (c *conn) unadmit(e *pending) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.Commands--
+	if e == nil || c.untracked || c.closed || len(c.queue) == 0 || c.queue[len(c.queue)-1] != e {
+		return
+	}
+	c.queue = c.queue[:len(c.queue)-1]
+	c.inflight--
+	p.addInflight(-1)
+}
+
+// classified records the class of the command being forwarded, before the
+// server can answer it, and reports whether to keep the whole command.
+func (c *conn) classified(e *pending, cl class) (keep bool) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e == nil || c.untracked {
+		return false
+	}
+	e.class = cl
+	if cl == classStream {
+		// Replies no longer match commands one to one: stop counting this
+		// connection. Hold does not wait for it; Repoint closes it.
+		c.untracked = true
+		p.addInflight(-c.inflight)
+		c.inflight = 0
+		c.queue = nil
+	}
+	return cl == classSession
+}
+
+// apply updates the connection state with the reply to e; p.mu is held.
+func (c *conn) apply(e *pending, ok bool) {
+	switch e.class {
+	case classSession:
+		switch {
+		case !ok:
+		case c.inTx || e.raw == nil || len(c.handshake) >= maxHandshake ||
+			c.handshakeSize+len(e.raw) > maxHandshakeBytes:
+			c.tainted = true
+		default:
+			c.handshake = append(c.handshake, e.raw)
+			c.handshakeSize += len(e.raw)
+		}
+	case classStateful:
+		c.tainted = c.tainted || ok
+	case classMulti:
+		c.inTx = c.inTx || ok
+	case classEndTx:
+		c.inTx, c.watching = false, false
+	case classWatch:
+		c.watching = c.watching || ok
+	case classUnwatch:
+		c.watching = false
+	case classReset:
+		if ok {
+			c.handshake, c.handshakeSize = nil, 0
+			c.tainted, c.inTx, c.watching = false, false, false
+		}
+	}
+}
+
+// movable reports whether the connection can move to a new backend without
+// its client noticing; p.mu is held.
+func (c *conn) movable() bool {
+	return !c.closed && !c.untracked && !c.tainted && !c.inTx && !c.watching &&
+		!c.clientGone && c.inflight == 0
+}
+
+// connect opens a session on target. A connection that had a backend before
+// replays its handshake there first. It returns nil without a session when a
+// Repoint happened meanwhile; the caller tries again.
+func (c *conn) connect(target string, gen uint64) error {
+	p := c.p
+	old := c.sess
+	if old != nil {
+		<-old.done // its reader no longer writes to the client
+	}
+	p.mu.Lock()
+	handshake := c.handshake
+	p.mu.Unlock()
+	nc, err := net.DialTimeout("tcp", target, p.cfg.dialTimeout)
+	if err != nil {
+		return c.connectFailed(target, err)
+	}
+	s := newSession(c, nc, gen)
+	if old != nil && len(handshake) > 0 {
+		if err := s.replay(handshake, p.cfg.dialTimeout); err != nil {
+			nc.Close()
+			return c.connectFailed(target, fmt.Errorf("replay handshake: %w", err))
+		}
+	}
+	return c.attach(s, old)
+}
+
+func (c *conn) connectFailed(target string, err error) error {
+	c.p.mu.Lock()
+	c.p.stats.DialFails++
+	c.p.mu.Unlock()
+	return fmt.Errorf("proxy: connect to %s: %w", target, err)
+}
+
+// attach makes s the connection's session and starts its reader, unless the
+// connection closed or the target changed while dialing.
+func (c *conn) attach(s *session, old *session) error {
+	p := c.p
+	p.mu.Lock()
+	if c.closed || p.gen != s.gen {
+		closed := c.closed
+		p.mu.Unlock()
+		s.backend.Close()
+		if closed {
+			return errConnClosed
+		}
+		return nil
+	}
+	c.sess = s
+	p.stats.Dials++
+	if old != nil {
+		p.stats.Redialed++
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go s.readReplies()
+	return nil
+}
+
+// clientDone handles the end of the client's requests. Commands still in
+// flight are left to finish: the backend connection is half-closed, so the
+// server closes it once it has run them, and only then is the connection
+// torn down. Hold therefore never returns while the old backend may still
+// run a command forwarded to it.
+func (c *conn) clientDone() {
+	p := c.p
+	p.mu.Lock()
+	s := c.sess
+	drain := !c.closed && s != nil && !s.detached && c.inflight > 0
+	c.clientGone = drain
+	p.mu.Unlock()
+	if !drain {
+		c.teardown()
+		return
+	}
+	s.bw.Flush()
+	if tc, ok := s.backend.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	s.backend.SetReadDeadline(time.Now().Add(drainTimeout))
+}
+
+// teardown closes the client connection and its backend connection.
+func (c *conn) teardown() {
+	p := c.p
+	p.mu.Lock()
+	if c.closed {
+		p.mu.Unlock()
+		return
+	}
+	c.closed = true
+	delete(p.conns, c)
+	if c.inflight > 0 {
+		p.addInflight(-c.inflight)
+		c.inflight = 0
+	}
+	c.queue = nil
+	s := c.sess
+	p.mu.Unlock()
+	close(c.done)
+	c.client.Close()
+	if s != nil {
+		s.backend.Close()
+	}
+}
+
+// flushBackend sends what was forwarded; it runs on the serve goroutine
+// before each read from the client.
+func (c *conn) flushBackend() {
+	if s := c.sess; s != nil {
+		s.bw.Flush()
+	}
+}
+
+// hookReader calls before ahead of every read, so that a goroutine flushes
+// its output before it waits for input.
+type hookReader struct {
+	r      io.Reader
+	before func()
+}
+
+func (h *hookReader) Read(b []byte) (int, error) {
+	h.before()
+	return h.r.Read(b)
+}
+
+// stickyWriter remembers the first write error and then discards writes, so
+// a reply reader can go on counting replies after its client has left.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(b []byte) (int, error) {
+	if s.err == nil {
+		_, s.err = s.w.Write(b)
+	}
+	return len(b), nil
+}

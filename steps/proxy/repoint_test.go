@@ -1,0 +1,207 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/understudy/understudy/internal/redistest"
+)
+
+// rawClient speaks RESP by hand, so a test controls every byte.
+type rawClient struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+func encode(args ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+	for _, a := range args {
+		b.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+	}
+	return b.Bytes()
+}
+
+func (c *rawClient) send(args ...string) {
+	c.t.Helper()
+	if _, err := c.nc.Write(encode(args...)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the next reply, raw.
+func (c *rawClient) read() (string, error) {
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var out bytes.Buffer
+	f := frameReader{r: c.br, w: &out}
+	_, err := f.Value()
+	return out.String(), err
+}
+
+// do sends a command and returns its reply, failing the test on errors.
+func (c *rawClient) do(args ...string) string {
+	c.t.Helper()
+	c.send(args...)
+	reply, err := c.read()
+	if err != nil {
+		c.t.Fatalf("%s: %v", args[0], err)
+	}
+	return reply
+}
+
+func expectPrefix(t *testing.T, what, got, prefix string) {
+	t.Helper()
+	if !strings.HasPrefix(got, prefix) {
+		t.Fatalf("%s: reply %q, want %q...", what, got, prefix)
+	}
+}
+
+// expectEOF checks that the proxy closed the connection.
+func expectEOF(t *testing.T, c *rawClient, what string) {
+	t.Helper()
+	if reply, err := c.read(); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("%s: want EOF, got %q, %v", what, reply, err)
+	}
+}
+
+// Repoint moves connections whose state it can replay (HELLO 3 with AUTH,
+// SELECT, CLIENT SETNAME) and closes the others (inside MULTI, subscribed).
+func TestRepointReplaysHandshake(t *testing.T) {
+	pw := redistest.RandomPassword()
+	a := redistest.Start(t, redistest.WithPassword(pw))
+	b := redistest.Start(t, redistest.WithPassword(pw))
+	p, err := Listen("127.0.0.1:0", a.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	mover := dialRaw(t, p.Addr())
+	expectPrefix(t, "HELLO 3", mover.do("HELLO", "3", "AUTH", "default", pw), "%")
+	expectPrefix(t, "SELECT", mover.do("SELECT", "2"), "+OK")
+	expectPrefix(t, "SETNAME", mover.do("CLIENT", "SETNAME", "mover"), "+OK")
+	expectPrefix(t, "TRACKING bad", mover.do("CLIENT", "TRACKING", "maybe"), "-") // failed: changes nothing
+	expectPrefix(t, "SET", mover.do("SET", "k", "on-a"), "+OK")
+
+	inTx := dialRaw(t, p.Addr())
+	expectPrefix(t, "AUTH", inTx.do("AUTH", pw), "+OK")
+	expectPrefix(t, "MULTI", inTx.do("MULTI"), "+OK")
+	expectPrefix(t, "SET", inTx.do("SET", "tx", "1"), "+QUEUED")
+
+	tracker := dialRaw(t, p.Addr())
+	expectPrefix(t, "HELLO 3", tracker.do("HELLO", "3", "AUTH", "default", pw), "%")
+	expectPrefix(t, "TRACKING", tracker.do("CLIENT", "TRACKING", "ON"), "+OK")
+
+	sub := dialRaw(t, p.Addr())
+	expectPrefix(t, "AUTH", sub.do("AUTH", pw), "+OK")
+	expectPrefix(t, "SUBSCRIBE", sub.do("SUBSCRIBE", "news"), "*3")
+
+	// Nothing in flight: no hold needed for this test.
+	p.Repoint(b.Addr)
+	if st := p.Stats(); st.Closed != 3 || st.InFlight != 0 {
+		t.Fatalf("after Repoint: %+v", st)
+	}
+
+	expectPrefix(t, "SET after Repoint", mover.do("SET", "k", "on-b"), "+OK")
+	// Still RESP3 (a map, not an array), still db 2, still named.
+	expectPrefix(t, "HGETALL", mover.do("HGETALL", "none"), "%0")
+	if got := mover.do("CLIENT", "GETNAME"); got != "$5\r\nmover\r\n" {
+		t.Fatalf("CLIENT GETNAME after Repoint: %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		srv  *redistest.Server
+		want string
+	}{{a, "on-a"}, {b, "on-b"}} {
+		c := redis.NewClient(&redis.Options{Addr: tc.srv.Addr, Password: pw, DB: 2})
+		got, err := c.Get(ctx, "k").Result()
+		c.Close()
+		if err != nil || got != tc.want {
+			t.Fatalf("k in db 2 on %s: %q, %v; want %q", tc.srv.Addr, got, err, tc.want)
+		}
+	}
+
+	inTx.send("EXEC")
+	expectEOF(t, inTx, "EXEC of a transaction cut by Repoint")
+	expectEOF(t, sub, "subscriber after Repoint")
+	expectEOF(t, tracker, "CLIENT TRACKING after Repoint")
+	if st := p.Stats(); st.Redialed != 1 || st.Active != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A connection whose handshake the new backend refuses is closed: its
+// client sees EOF, not a connection in another state.
+func TestRepointReplayRefused(t *testing.T) {
+	a := redistest.Start(t)
+	b := redistest.Start(t) // another password
+	p, err := Listen("127.0.0.1:0", a.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := dialRaw(t, p.Addr())
+	expectPrefix(t, "AUTH", c.do("AUTH", a.Password), "+OK")
+	p.Repoint(b.Addr)
+	c.send("PING")
+	expectEOF(t, c, "PING after a refused replay")
+	if st := p.Stats(); st.DialFails != 1 || st.Redialed != 0 || st.Active != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A client that leaves with a command in flight does not end it: Hold waits
+// until the server has run it.
+func TestHoldWaitsForDepartedClient(t *testing.T) {
+	s := redistest.Start(t)
+	p, err := Listen("127.0.0.1:0", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := dialRaw(t, p.Addr())
+	sent := time.Now()
+	if _, err := c.nc.Write(append(encode("AUTH", s.Password), encode("DEBUG", "SLEEP", "0.3")...)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	c.nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Hold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(sent); d < 300*time.Millisecond {
+		t.Fatalf("Hold returned %v after DEBUG SLEEP 0.3 was sent by a client that left", d)
+	}
+	p.Release()
+	deadline := time.Now().Add(2 * time.Second)
+	for p.Stats().Active != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connection of a departed client still open: %+v", p.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"time"
+)
+
+// session is a client connection's connection to one backend.
+type session struct {
+	c       *conn
+	backend net.Conn
+	gen     uint64 // the Repoint generation it was opened for
+	br      *bufio.Reader
+	bw      *bufio.Writer // serve goroutine only
+	sw      *stickyWriter
+	kinds   []byte        // types of the replies forwarded since the last settle
+	done    chan struct{} // closed when readReplies returns
+
+	detached bool // guarded by p.mu: Repoint moved the connection away from this backend
+}
+
+func newSession(c *conn, nc net.Conn, gen uint64) *session {
+	s := &session{c: c, backend: nc, gen: gen, done: make(chan struct{})}
+	s.br = bufio.NewReaderSize(&hookReader{r: nc, before: s.settle}, c.p.cfg.bufSize)
+	s.sw = &stickyWriter{w: nc}
+	s.bw = bufio.NewWriterSize(s.sw, c.p.cfg.bufSize)
+	return s
+}
+
+// readReplies forwards replies to the client until the backend connection
+// ends. Before each read from the backend (see settle) it flushes the client
+// writer and only then counts the replies as answered.
+func (s *session) readReplies() {
+	defer s.c.p.wg.Done()
+	defer close(s.done)
+	f := frameReader{r: s.br, w: s.c.cw}
+	for {
+		k, err := f.Value()
+		if err != nil {
+			s.stop()
+			return
+		}
+		if k != '>' { // a push message answers no command
+			s.kinds = append(s.kinds, k)
+		}
+	}
+}
+
+// settle delivers the replies read so far and counts their commands as
+// answered. It runs on the goroutine that reads the backend, before it reads.
+func (s *session) settle() {
+	c := s.c
+	c.cw.Flush()
+	if len(s.kinds) == 0 {
+		return
+	}
+	p := c.p
+	p.mu.Lock()
+	p.stats.Replies += int64(len(s.kinds))
+	if !c.untracked && !c.closed {
+		for _, k := range s.kinds {
+			if len(c.queue) == 0 {
+				break // not an answer to a command: nothing to count
+			}
+			e := c.queue[0]
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+			c.apply(e, k != '-' && k != '!')
+			c.inflight--
+			p.addInflight(-1)
+		}
+	}
+	p.mu.Unlock()
+	s.kinds = s.kinds[:0]
+}
+
+// stop ends the session after a read error. Unless Repoint detached it, the
+// client connection goes too: a client whose server went away sees EOF.
+func (s *session) stop() {
+	p := s.c.p
+	p.mu.Lock()
+	detached := s.detached
+	p.mu.Unlock()
+	if detached {
+		return
+	}
+	s.c.cw.Flush()
+	s.c.teardown()
+}
+
+// replay sends the connection-state commands of the client's previous
+// session (HELLO, AUTH, SELECT, CLIENT SETNAME ...) and checks that each
+// succeeds. Their replies are not forwarded: the client saw them already.
+func (s *session) replay(cmds [][]byte, timeout time.Duration) error {
+	if err := s.backend.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	for _, b := range cmds {
+		s.bw.Write(b)
+	}
+	if err := s.bw.Flush(); err != nil {
+		return err
+	}
+	if s.sw.err != nil {
+		return s.sw.err
+	}
+	var reply bytes.Buffer
+	f := frameReader{r: s.br, w: &reply}
+	for i := 0; i < len(cmds); {
+		reply.Reset()
+		k, err := f.Value()
+		if err != nil {
+			return err
+		}
+		if k == '>' {
+			continue
+		}
+		if k == '-' || k == '!' {
+			return fmt.Errorf("command %d of %d refused: %q", i+1, len(cmds), clip(reply.Bytes()))
+		}
+		i++
+	}
+	return s.backend.SetDeadline(time.Time{})
+}

@@ -1,0 +1,62 @@
+package traffic
+
+import (
+	"errors"
+	"time"
+)
+
+// Options configure a Writer. Zero values take the defaults.
+type Options struct {
+	Addr     string // host:port the application uses, e.g. the rehearsal proxy
+	Username string
+	Password string
+	DB       int // default 0
+
+	Prefix   string        // key prefix, default "understudy:traffic:"
+	Rate     int           // writes per second, default 1000
+	Workers  int           // concurrent writers, default 4, so one stalled write does not stop the clock
+	Interval time.Duration // timeline bucket, default 100ms
+
+	MaxDuration time.Duration // hard bound on writing, default 30m
+	MaxWrites   int64         // hard bound on writes, default Rate × MaxDuration
+}
+
+// Defaults.
+const (
+	DefaultPrefix      = "understudy:traffic:"
+	DefaultRate        = 1000
+	DefaultWorkers     = 4
+	DefaultInterval    = 100 * time.Millisecond
+	DefaultMaxDuration = 30 * time.Minute
+)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Addr == "" {
+		return o, errors.New("traffic: no address")
+	}
+	if o.Rate < 0 || o.Workers < 0 || o.Interval < 0 || o.MaxDuration < 0 || o.MaxWrites < 0 || o.DB < 0 {
+		return o, errors.New("traffic: negative option")
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Rate == 0 {
+		o.Rate = DefaultRate
+	}
+	if o.Workers == 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.MaxDuration == 0 {
+		o.MaxDuration = DefaultMaxDuration
+	}
+	if o.MaxWrites == 0 {
+		o.MaxWrites = int64(float64(o.Rate) * o.MaxDuration.Seconds())
+		if o.MaxWrites < 1 {
+			o.MaxWrites = 1
+		}
+	}
+	return o, nil
+}

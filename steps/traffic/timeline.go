@@ -1,0 +1,94 @@
+package traffic
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// timeline buckets completed writes by completion time and tracks the gaps
+// between acknowledgements. Only the bucket being filled keeps its
+// latencies; earlier ones are reduced to percentiles. Not safe for
+// concurrent use.
+type timeline struct {
+	interval time.Duration
+	done     []Interval
+	cur      int64 // index of the bucket being filled
+	ops      int64
+	errs     int64
+	lat      []float64 // ms, current bucket
+
+	acks       int64
+	lastAck    time.Duration
+	maxStall   time.Duration
+	maxStallAt time.Duration
+
+	marks []Mark
+}
+
+func newTimeline(interval time.Duration) *timeline {
+	return &timeline{interval: interval}
+}
+
+// record adds a write that completed at (since the start) after lat.
+func (t *timeline) record(at, lat time.Duration, ok bool) {
+	t.advance(int64(at / t.interval))
+	t.lat = append(t.lat, ms(lat))
+	if !ok {
+		t.errs++
+		return
+	}
+	t.ops++
+	t.gap(at)
+	t.lastAck = at
+	t.acks++
+}
+
+// gap counts the time from the last acknowledgement (or the start) to at.
+func (t *timeline) gap(at time.Duration) {
+	if g := at - t.lastAck; g > t.maxStall {
+		t.maxStall, t.maxStallAt = g, at
+	}
+}
+
+func (t *timeline) mark(at time.Duration, label string) {
+	t.marks = append(t.marks, Mark{AtMS: ms(at), Label: label})
+}
+
+// advance closes the buckets before index i.
+func (t *timeline) advance(i int64) {
+	for t.cur < i {
+		iv := Interval{StartMS: (time.Duration(t.cur) * t.interval).Milliseconds(), Ops: t.ops, Errors: t.errs}
+		if len(t.lat) > 0 {
+			slices.Sort(t.lat)
+			iv.P50MS = percentile(t.lat, 0.50)
+			iv.P99MS = percentile(t.lat, 0.99)
+			iv.MaxMS = t.lat[len(t.lat)-1]
+		}
+		t.done = append(t.done, iv)
+		t.cur++
+		t.ops, t.errs, t.lat = 0, 0, t.lat[:0]
+	}
+}
+
+// finish closes the timeline at end, the time writing stopped, and returns
+// the buckets with the marks placed in them.
+func (t *timeline) finish(end time.Duration) []Interval {
+	t.gap(end)
+	t.advance(max(int64(end/t.interval), t.cur) + 1)
+	out := slices.Clone(t.done)
+	for _, m := range t.marks {
+		i := int(m.AtMS / ms(t.interval))
+		i = min(max(i, 0), len(out)-1)
+		out[i].Marks = append(out[i].Marks, m.Label)
+	}
+	return out
+}
+
+// percentile of sorted values, nearest rank.
+func percentile(sorted []float64, p float64) float64 {
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
