@@ -119,13 +119,26 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "    %-10s %s %s → %s (%s)\n", n.Name, n.Engine, n.VersionBefore, n.VersionAfter, n.RoleAfter)
 	}
 	if d := r.Data; d != nil {
-		fmt.Fprintf(w, "  data: %d keys seeded, final master %q holds them unchanged: %v (%s)\n", d.SeededKeys, d.FinalMaster, d.Equal, d.Method)
+		verdict := "holds them unchanged"
+		if !d.Equal {
+			verdict = fmt.Sprintf("DIFFERS (%d keys)", d.FinalKeys)
+		}
+		fmt.Fprintf(w, "  data: %d keys seeded; the final master %q %s (%s)\n", d.SeededKeys, d.FinalMaster, verdict, d.Method)
 	}
 	if t := r.Traffic; t != nil {
-		fmt.Fprintf(w, "  traffic: %d attempted, %d acked, %d failed, %d lost, longest write stall %.1f ms\n",
+		fmt.Fprintf(w, "  traffic: %d attempted, %d acked, %d failed, %d lost, longest write stall %.1f ms",
 			t.Attempted, t.Acked, t.Failed, t.Lost, t.MaxStallMS)
+		if t.MaxStallDuring != "" {
+			fmt.Fprintf(w, " (after %q)", t.MaxStallDuring)
+		}
+		fmt.Fprintln(w)
 		if len(t.ErrorsByKind) > 0 {
-			fmt.Fprintf(w, "  errors by kind: %v\n", t.ErrorsByKind)
+			kinds := make([]string, 0, len(t.ErrorsByKind))
+			for k, n := range t.ErrorsByKind {
+				kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+			}
+			sort.Strings(kinds)
+			fmt.Fprintf(w, "  errors by kind: %s\n", strings.Join(kinds, " "))
 		}
 	}
 	for _, e := range r.Errors {

@@ -19,6 +19,9 @@ type Report struct {
 	MaxStallMS float64 `json:"max_stall_ms"`
 	// MaxStallAt is when that longest gap ended, in ms since the start.
 	MaxStallAt float64 `json:"max_stall_at_ms"`
+	// MaxStallDuring is the last mark (step boundary) before that gap
+	// began, e.g. "start promote"; "" when it began before the first mark.
+	MaxStallDuring string `json:"max_stall_during,omitempty"`
 
 	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
 	Timeline     []Interval       `json:"timeline"`

@@ -189,7 +189,7 @@ func (w *Writer) buildReport() *Report {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	tl := w.tl.finish(w.end)
-	return &Report{
+	r := &Report{
 		RunID:        w.runID,
 		Prefix:       w.opts.Prefix,
 		Rate:         w.opts.Rate,
@@ -203,4 +203,19 @@ func (w *Writer) buildReport() *Report {
 		Marks:        append([]Mark(nil), w.tl.marks...),
 		DurationMS:   ms(time.Since(w.start)),
 	}
+	r.MaxStallDuring = stallDuring(r.Marks, r.MaxStallAt-r.MaxStallMS)
+	return r
+}
+
+// stallDuring names the step boundary before a stall began: the last mark
+// at or before at, or "" when the stall began before the first mark.
+func stallDuring(marks []Mark, at float64) string {
+	label := ""
+	for _, m := range marks {
+		if m.AtMS > at {
+			break
+		}
+		label = m.Label
+	}
+	return label
 }
