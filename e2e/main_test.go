@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -51,6 +52,8 @@ type result struct {
 	code           int
 	stdout, stderr string
 	report         *report.Report
+	// session is the rehearsal's container session, from its log.
+	session string
 }
 
 // understudy runs the binary from the repository root with a deadline.
@@ -82,6 +85,9 @@ func rehearse(t *testing.T, runbook string, args ...string) result {
 	all := append([]string{"rehearse", runbook, "--report", path}, args...)
 	res := understudy(t, 10*time.Minute, all...)
 	t.Logf("understudy %s\n%s", strings.Join(all, " "), res.stdout)
+	if m := sessionRe.FindStringSubmatch(res.stderr); m != nil {
+		res.session = m[1]
+	}
 	if rep, err := report.Read(path); err == nil {
 		res.report = rep
 	} else if res.code != 2 {
@@ -89,6 +95,8 @@ func rehearse(t *testing.T, runbook string, args ...string) result {
 	}
 	return res
 }
+
+var sessionRe = regexp.MustCompile(`\(session ([0-9a-f]+)\)`)
 
 // leftovers lists understudy containers of the given session, or of any
 // session when session is "".

@@ -109,7 +109,7 @@ func TestInterruptRemovesContainers(t *testing.T) {
 	defer deadline.Stop()
 	for sc.Scan() {
 		line := sc.Text()
-		if m := regexp.MustCompile(`\(session ([0-9a-f]+)\)`).FindStringSubmatch(line); m != nil {
+		if m := sessionRe.FindStringSubmatch(line); m != nil {
 			session = m[1]
 		}
 		if strings.HasPrefix(line, "step 1/1") {
