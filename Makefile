@@ -29,7 +29,7 @@ test: build images
 	$(GO) test -count=1 -p 1 -timeout 60m -v ./...
 
 unit:
-	$(GO) test -count=1 -short ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 e2e: build images
 	$(GO) test -count=1 -timeout 60m -v ./e2e/
