@@ -245,19 +245,24 @@ func (r *Runbook) checkVarRef(tr hcl.Traversal) hcl.Diagnostics {
 			Subject:  tr.SourceRange().Ptr(),
 		}}
 	}
-	a, ok := tr[1].(hcl.TraverseAttr)
-	if !ok {
+	return checkDeclared(tr, "variable", mapKeys(r.Variables))
+}
+
+// checkDeclared reports a reference ROOT.NAME whose NAME is not among names.
+func checkDeclared(tr hcl.Traversal, what string, names []string) hcl.Diagnostics {
+	if len(tr) < 2 {
 		return nil
 	}
-	if _, ok := r.Variables[a.Name]; !ok {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Reference to undeclared variable",
-			Detail:   fmt.Sprintf("No variable named %q is declared.%s", a.Name, suggest(a.Name, mapKeys(r.Variables))),
-			Subject:  tr.SourceRange().Ptr(),
-		}}
+	a, ok := tr[1].(hcl.TraverseAttr)
+	if !ok || contains(names, a.Name) {
+		return nil
 	}
-	return nil
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Reference to undeclared " + what,
+		Detail:   fmt.Sprintf("No %s named %q is declared.%s", what, a.Name, suggest(a.Name, names)),
+		Subject:  tr.SourceRange().Ptr(),
+	}}
 }
 
 func unknownRoot(tr hcl.Traversal, allowed []string) *hcl.Diagnostic {
@@ -280,18 +285,7 @@ func (r *Runbook) checkLiveRefs(expr hcl.Expression, before map[string]*Step) hc
 		case "var":
 			diags = append(diags, r.checkVarRef(tr)...)
 		case "local":
-			if len(tr) > 1 {
-				if a, ok := tr[1].(hcl.TraverseAttr); ok {
-					if _, ok := r.Locals[a.Name]; !ok {
-						diags = append(diags, &hcl.Diagnostic{
-							Severity: hcl.DiagError,
-							Summary:  "Reference to undeclared local value",
-							Detail:   fmt.Sprintf("No local value named %q is declared.%s", a.Name, suggest(a.Name, mapKeys(r.Locals))),
-							Subject:  tr.SourceRange().Ptr(),
-						})
-					}
-				}
-			}
+			diags = append(diags, checkDeclared(tr, "local value", mapKeys(r.Locals))...)
 		case "node":
 			diags = append(diags, r.checkNodeTraversal(tr)...)
 		case "step":
@@ -334,20 +328,8 @@ func (r *Runbook) stepDeclared(name string) bool {
 }
 
 func (r *Runbook) checkNodeTraversal(tr hcl.Traversal) hcl.Diagnostics {
-	if len(tr) < 2 {
-		return nil
-	}
-	a, ok := tr[1].(hcl.TraverseAttr)
-	if !ok {
-		return nil
-	}
-	if _, ok := r.Nodes[a.Name]; !ok {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Reference to undeclared node",
-			Detail:   fmt.Sprintf("No node named %q is declared.%s", a.Name, suggest(a.Name, r.NodeNames())),
-			Subject:  tr.SourceRange().Ptr(),
-		}}
+	if diags := checkDeclared(tr, "node", r.NodeNames()); diags.HasErrors() {
+		return diags
 	}
 	if len(tr) < 4 {
 		return nil

@@ -132,13 +132,9 @@ var versionCompareFunc = function.New(&function.Spec{
 	Params:      []function.Parameter{{Name: "a", Type: cty.String}, {Name: "b", Type: cty.String}},
 	Type:        function.StaticReturnType(cty.Number),
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		a, err := ParseVersion(args[0].AsString())
+		a, b, err := versionArgs(args)
 		if err != nil {
-			return cty.NilVal, function.NewArgError(0, err)
-		}
-		b, err := ParseVersion(args[1].AsString())
-		if err != nil {
-			return cty.NilVal, function.NewArgError(1, err)
+			return cty.NilVal, err
 		}
 		return cty.NumberIntVal(int64(a.Compare(b))), nil
 	},
@@ -149,17 +145,24 @@ var versionAtLeastFunc = function.New(&function.Spec{
 	Params:      []function.Parameter{{Name: "version", Type: cty.String}, {Name: "min", Type: cty.String}},
 	Type:        function.StaticReturnType(cty.Bool),
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		a, err := ParseVersion(args[0].AsString())
+		a, b, err := versionArgs(args)
 		if err != nil {
-			return cty.NilVal, function.NewArgError(0, err)
-		}
-		b, err := ParseVersion(args[1].AsString())
-		if err != nil {
-			return cty.NilVal, function.NewArgError(1, err)
+			return cty.NilVal, err
 		}
 		return cty.BoolVal(a.Compare(b) >= 0), nil
 	},
 })
+
+// versionArgs parses the two version arguments of the version functions.
+func versionArgs(args []cty.Value) (a, b Version, err error) {
+	if a, err = ParseVersion(args[0].AsString()); err != nil {
+		return a, b, function.NewArgError(0, err)
+	}
+	if b, err = ParseVersion(args[1].AsString()); err != nil {
+		return a, b, function.NewArgError(1, err)
+	}
+	return a, b, nil
+}
 
 // inSyncFunc is in_sync(node.replica, node.master).
 func inSyncFunc(live Live) function.Function {

@@ -178,26 +178,16 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 	for _, b := range nodeBlocks {
 		n, nDiags := r.decodeNodeBlock(b)
 		diags = append(diags, nDiags...)
-		if n == nil {
-			continue
+		if n != nil {
+			diags = append(diags, addUnique(r.Nodes, "node", n.Name, n, b)...)
 		}
-		if prev, ok := r.Nodes[n.Name]; ok {
-			diags = append(diags, duplicate("node", n.Name, b.LabelRanges[0], prev.DeclRange))
-			continue
-		}
-		r.Nodes[n.Name] = n
 	}
 	for _, b := range endpointBlocks {
 		e, eDiags := r.decodeEndpointBlock(b)
 		diags = append(diags, eDiags...)
-		if e == nil {
-			continue
+		if e != nil {
+			diags = append(diags, addUnique(r.Endpoints, "endpoint", e.Name, e, b)...)
 		}
-		if prev, ok := r.Endpoints[e.Name]; ok {
-			diags = append(diags, duplicate("endpoint", e.Name, b.LabelRanges[0], prev.DeclRange))
-			continue
-		}
-		r.Endpoints[e.Name] = e
 	}
 	switch len(rehearsalBlocks) {
 	case 0:
@@ -251,6 +241,22 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 		})
 	}
 	return r, diags
+}
+
+// declared is a block with a declaration range.
+type declared interface{ declRange() hcl.Range }
+
+func (n *Node) declRange() hcl.Range     { return n.DeclRange }
+func (e *Endpoint) declRange() hcl.Range { return e.DeclRange }
+
+// addUnique adds v under name unless the name is taken, which it reports
+// at the block's label.
+func addUnique[V declared](m map[string]V, what, name string, v V, b *hcl.Block) hcl.Diagnostics {
+	if prev, ok := m[name]; ok {
+		return hcl.Diagnostics{duplicate(what, name, b.LabelRanges[0], prev.declRange())}
+	}
+	m[name] = v
+	return nil
 }
 
 // duplicate reports a second declaration of the same name at its label.

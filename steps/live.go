@@ -15,14 +15,13 @@ import (
 // runbook gives. Upgrading a live node needs the node's lifecycle command,
 // which a later issue adds; until then Upgrade refuses.
 type LiveBackend struct {
-	rb      *dsl.Runbook
-	mu      sync.Mutex
-	clients map[string]*redis.Client
+	ClientCache
+	rb *dsl.Runbook
 }
 
 // NewLiveBackend returns a backend for the runbook's nodes.
 func NewLiveBackend(rb *dsl.Runbook) *LiveBackend {
-	return &LiveBackend{rb: rb, clients: map[string]*redis.Client{}}
+	return &LiveBackend{rb: rb}
 }
 
 func (b *LiveBackend) node(name string) (*dsl.Node, error) {
@@ -38,18 +37,13 @@ func (b *LiveBackend) node(name string) (*dsl.Node, error) {
 
 // Client returns a client named understudy (see ClientName).
 func (b *LiveBackend) Client(name string) (*redis.Client, error) {
-	n, err := b.node(name)
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if c, ok := b.clients[name]; ok {
-		return c, nil
-	}
-	c := redis.NewClient(&redis.Options{Addr: n.Address, Username: n.Username, Password: n.Password, ClientName: ClientName})
-	b.clients[name] = c
-	return c, nil
+	return b.Get(name, func() (*redis.Options, error) {
+		n, err := b.node(name)
+		if err != nil {
+			return nil, err
+		}
+		return &redis.Options{Addr: n.Address, Username: n.Username, Password: n.Password}, nil
+	})
 }
 
 // Address is the node's address as written in the runbook.
@@ -72,16 +66,6 @@ func (b *LiveBackend) MasterAuth(name string) string {
 // Upgrade refuses: live upgrades need lifecycle commands.
 func (b *LiveBackend) Upgrade(_ context.Context, name string, v dsl.Version) error {
 	return Permanent(fmt.Errorf("upgrading live node %q to %s needs a lifecycle command (systemctl, docker, kubectl), which understudy does not run yet", name, v))
-}
-
-// Close closes the clients.
-func (b *LiveBackend) Close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, c := range b.clients {
-		_ = c.Close()
-	}
-	b.clients = map[string]*redis.Client{}
 }
 
 // CommandEndpoint is a live endpoint repointed by the runbook's switch

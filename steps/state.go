@@ -56,10 +56,6 @@ func mentions(expr hcl.Expression, node, attr string) bool {
 	return false
 }
 
-// ClientName is the name understudy's own connections carry, so that
-// app_clients can leave them out.
-const ClientName = "understudy"
-
 // appClients counts the connections of a node that are neither
 // understudy's own (CLIENT SETNAME understudy) nor replication links.
 func appClients(ctx context.Context, c *redis.Client) (int64, error) {

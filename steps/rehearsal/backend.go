@@ -13,13 +13,13 @@ import (
 
 // backend is the node contract over rehearsal containers.
 type backend struct {
-	mu      sync.Mutex
-	nodes   map[string]*container.Node
-	clients map[string]*redis.Client
+	steps.ClientCache
+	mu    sync.Mutex
+	nodes map[string]*container.Node
 }
 
 func newBackend() *backend {
-	return &backend{nodes: map[string]*container.Node{}, clients: map[string]*redis.Client{}}
+	return &backend{nodes: map[string]*container.Node{}}
 }
 
 func (b *backend) node(name string) (*container.Node, error) {
@@ -33,19 +33,13 @@ func (b *backend) node(name string) (*container.Node, error) {
 }
 
 func (b *backend) Client(name string) (*redis.Client, error) {
-	n, err := b.node(name)
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if c, ok := b.clients[name]; ok {
-		return c, nil
-	}
-	// A client of our own, named so that app_clients leaves it out.
-	c := redis.NewClient(&redis.Options{Addr: n.Addr(), Password: n.Password(), ClientName: steps.ClientName})
-	b.clients[name] = c
-	return c, nil
+	return b.Get(name, func() (*redis.Options, error) {
+		n, err := b.node(name)
+		if err != nil {
+			return nil, err
+		}
+		return &redis.Options{Addr: n.Addr(), Password: n.Password()}, nil
+	})
 }
 
 func (b *backend) Address(name string) (string, error) {
@@ -74,11 +68,9 @@ func (b *backend) Upgrade(ctx context.Context, name string, v dsl.Version) error
 
 // close closes the clients and removes the containers.
 func (b *backend) close(ctx context.Context) []error {
+	b.Close()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, c := range b.clients {
-		_ = c.Close()
-	}
 	var errs []error
 	var wg sync.WaitGroup
 	var emu sync.Mutex
