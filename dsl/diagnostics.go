@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -17,10 +18,39 @@ func (r *Runbook) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color boo
 	return WriteDiagnostics(w, files, diags, color)
 }
 
-// WriteDiagnostics is the same for callers that have only the files.
+// WriteDiagnostics is the same for callers that have only the files. Each
+// diagnostic starts with a "file:line:col: severity: summary" line that
+// editors and CI logs recognise, followed by HCL's rendering with the
+// source snippet and the detail.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) error {
-	dw := hcl.NewDiagnosticTextWriter(w, files, 0, color)
-	return dw.WriteDiagnostics(diags)
+	var buf bytes.Buffer
+	dw := hcl.NewDiagnosticTextWriter(&buf, files, 0, color)
+	for _, d := range diags {
+		sev := "error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "warning"
+		}
+		if d.Subject != nil {
+			if _, err := fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, sev, d.Summary); err != nil {
+				return err
+			}
+		}
+		buf.Reset()
+		if err := dw.WriteDiagnostic(d); err != nil {
+			return err
+		}
+		out := buf.Bytes()
+		if d.Subject != nil {
+			// The summary is on the location line already.
+			if i := bytes.IndexByte(out, '\n'); i >= 0 {
+				out = out[i+1:]
+			}
+		}
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DiagnosticLine is one diagnostic on one line:

@@ -319,6 +319,9 @@ func (r *Runbook) checkLiveRefs(expr hcl.Expression, before map[string]*Step) hc
 }
 
 func (r *Runbook) stepDeclared(name string) bool {
+	if r.stepLabels[name] {
+		return true
+	}
 	for _, s := range r.AllSteps() {
 		if s.Name == name {
 			return true

@@ -39,6 +39,8 @@ type Runbook struct {
 	sensitive map[string]bool
 	// envMissing lists env() names that were unset at load time.
 	envMissing map[string]bool
+	// stepLabels are the names of the main steps, known before decoding.
+	stepLabels map[string]bool
 	mode       Mode
 }
 
@@ -203,6 +205,10 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 
 	// Pass 3: steps, whose live expressions are checked against the nodes
 	// and the steps before them.
+	r.stepLabels = map[string]bool{}
+	for _, b := range stepBlocks {
+		r.stepLabels[b.Labels[1]] = true
+	}
 	seen := map[string]*Step{}
 	for _, b := range stepBlocks {
 		s, sDiags := r.decodeStepBlock(b, seen, false)

@@ -30,7 +30,7 @@ func TestValidateReportsPosition(t *testing.T) {
 		t.Fatalf("exit %d, want 2", res.code)
 	}
 	for _, want := range []string{
-		"Error: Reference to undeclared node",
+		"dsl/testdata/invalid/references.hcl:6:15: error: Reference to undeclared node",
 		"on dsl/testdata/invalid/references.hcl line 6",
 		`condition = node.olld.role == "master"`, // the snippet
 		`Did you mean "old"?`,
