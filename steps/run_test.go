@@ -12,6 +12,7 @@ import (
 
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/internal/redistest"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // load writes src to a runbook file and loads it in live mode with vars.
@@ -294,12 +295,12 @@ step "verify" "same" {
 	if err := cb.Set(ctx, "after", "1", 0).Err(); err != nil {
 		t.Errorf("write on the new master: %v", err)
 	}
-	if err := ca.Set(ctx, "after", "2", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
-		t.Errorf("write on the old master: %v, want READONLY", err)
-	}
-	info, _ := ca.Info(ctx, "clients").Result()
-	if strings.Contains(info, "paused_reason:client_pause") {
-		t.Errorf("old master still paused:\n%s", info)
+	// READONLY at once: demoted and not left paused (a paused write would
+	// block past the deadline).
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := ca.Set(short, "after", "2", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
+		t.Errorf("write on the old master: %v, want READONLY at once", err)
 	}
 	if v, _ := ca.ConfigGet(ctx, "min-replicas-to-write").Result(); v["min-replicas-to-write"] != "0" {
 		t.Errorf("min-replicas-to-write left at %v", v)
@@ -329,12 +330,7 @@ step "switchover" "swap" {
 	if r.Diag.Subject.Start.Line != lineOf(rb, "to   = node.b") || !strings.Contains(r.Diag.Summary, "Not a replica of the master") {
 		t.Errorf("diagnostic: line %d %s", r.Diag.Subject.Start.Line, r.Diag.Summary)
 	}
-	ca := a.Client()
-	defer ca.Close()
-	info, _ := ca.Info(context.Background(), "replication", "clients").Result()
-	if !strings.Contains(info, "role:master") || strings.Contains(info, "paused_reason:client_pause") {
-		t.Errorf("node a changed:\n%s", info)
-	}
+	assertWritableMaster(t, a)
 }
 
 // The live backend refuses upgrades instead of pretending.
@@ -349,5 +345,96 @@ step "upgrade" "a" {
 	res := runLive(t, rb)
 	if d := res.Steps[0].Diag; d == nil || !strings.Contains(d.Detail, "needs a lifecycle command") {
 		t.Errorf("upgrade on a live backend: %+v", d)
+	}
+}
+
+// The other replicas of the old master follow the new one after a
+// switchover.
+func TestSwitchoverRepointsOtherReplicas(t *testing.T) {
+	pw := redistest.RandomPassword()
+	a := redistest.Start(t, redistest.WithPassword(pw))
+	b := redistest.Start(t, redistest.WithPassword(pw))
+	c := redistest.Start(t, redistest.WithPassword(pw))
+	rb := load(t, twoNodes+`
+variable "c" {}
+node "c" {
+  address  = var.c
+  password = var.password
+}
+step "replicate" "b" {
+  replica = node.b
+  master  = node.a
+}
+step "replicate" "c" {
+  replica = node.c
+  master  = node.a
+}
+step "wait" "sync" {
+  until = in_sync(node.b, node.a) && in_sync(node.c, node.a) && node.a.info.connected_slaves == "2"
+}
+step "switchover" "swap" {
+  from = node.a
+  to   = node.b
+}
+step "wait" "followers" {
+  until = in_sync(node.c, node.b) && in_sync(node.a, node.b)
+}
+`, "a="+a.Addr, "b="+b.Addr, "c="+c.Addr, "password="+pw)
+	res := runLive(t, rb)
+	if res.Status != StatusPassed {
+		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
+	}
+	if n := res.Steps[3].Output.GetAttr("reattached"); !n.RawEquals(cty.NumberIntVal(1)) {
+		t.Errorf("reattached %v, want 1", n.GoString())
+	}
+}
+
+// A replica of the old master that the runbook does not declare could not
+// be re-pointed: the switchover is refused before anything is written.
+func TestSwitchoverNamesUndeclaredReplica(t *testing.T) {
+	pw := redistest.RandomPassword()
+	a := redistest.Start(t, redistest.WithPassword(pw))
+	b := redistest.Start(t, redistest.WithPassword(pw))
+	stray := redistest.Start(t, redistest.WithPassword(pw))
+	sc := stray.Client()
+	defer sc.Close()
+	if err := sc.Do(context.Background(), "REPLICAOF", a.Host, a.Port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rb := load(t, twoNodes+`
+step "replicate" "b" {
+  replica = node.b
+  master  = node.a
+}
+step "wait" "sync" {
+  until = in_sync(node.b, node.a) && node.a.info.connected_slaves == "2"
+}
+step "switchover" "swap" {
+  from = node.a
+  to   = node.b
+}
+`, "a="+a.Addr, "b="+b.Addr, "password="+pw)
+	res := runLive(t, rb)
+	d := res.Steps[2].Diag
+	if d == nil || !strings.Contains(d.Detail, stray.Addr) || !strings.Contains(d.Detail, "not a node of this runbook") {
+		t.Fatalf("switchover with an undeclared replica: %+v", d)
+	}
+	assertWritableMaster(t, a)
+}
+
+// assertWritableMaster checks that a server is still a master that takes
+// writes at once (not paused, not demoted).
+func assertWritableMaster(t *testing.T, s *redistest.Server) {
+	t.Helper()
+	c := s.Client()
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := c.Set(ctx, "still-writable", "1", 0).Err(); err != nil {
+		t.Errorf("%s no longer takes writes: %v", s.Addr, err)
+	}
+	info, _ := c.Info(ctx, "replication").Result()
+	if !strings.Contains(info, "role:master") {
+		t.Errorf("%s is no longer a master:\n%s", s.Addr, info)
 	}
 }

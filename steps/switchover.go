@@ -103,7 +103,10 @@ func runSwitchover(ctx context.Context, x *Exec) (cty.Value, error) {
 		}
 		seq = seqFailover
 	}
-	others := otherReplicas(fi, s.toAddr)
+	others, err := s.declaredReplicas(otherReplicas(fi, s.toAddr))
+	if err != nil {
+		return cty.NilVal, Permanent(err)
+	}
 	x.Log("%s (%s) → %s (%s) by %s, max pause %s", s.from, fv, s.to, tv, seq, s.maxPause)
 
 	switch seq {
@@ -379,12 +382,13 @@ func otherReplicas(info map[string]string, skip string) []string {
 	return out
 }
 
-// repointOthers makes the other replicas of the old master follow the new
-// one. Replicas the runbook does not declare cannot be reached with its
-// credentials: they are reported, not silently left behind.
-func (s *switchover) repointOthers(ctx context.Context, others []string) (int, error) {
-	n := 0
-	for _, addr := range others {
+// declaredReplicas maps the addresses of the old master's other replicas to
+// runbook nodes. A replica the runbook does not declare cannot be reached
+// with its credentials: the switchover is refused before any write rather
+// than leaving it behind.
+func (s *switchover) declaredReplicas(addrs []string) ([]string, error) {
+	var names []string
+	for _, addr := range addrs {
 		name := ""
 		for _, cand := range s.x.Runbook().NodeNames() {
 			if a, err := s.x.Backend().Address(cand); err == nil && sameAddr(a, addr) {
@@ -392,8 +396,18 @@ func (s *switchover) repointOthers(ctx context.Context, others []string) (int, e
 			}
 		}
 		if name == "" {
-			return n, fmt.Errorf("replica %s of %q is not a node of this runbook, so it cannot be re-pointed to %q: declare it as a node", addr, s.from, s.to)
+			return nil, fmt.Errorf("replica %s of %q is not a node of this runbook, so it could not be re-pointed to %q after the switchover; declare it as a node (nothing was changed)", addr, s.from, s.to)
 		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// repointOthers makes the other replicas of the old master follow the new
+// one.
+func (s *switchover) repointOthers(ctx context.Context, others []string) (int, error) {
+	n := 0
+	for _, name := range others {
 		if err := replicaOf(ctx, s.x, name, s.toAddr, s.x.Backend().MasterAuth(s.to)); err != nil {
 			return n, fmt.Errorf("re-point replica %q: %w", name, err)
 		}
