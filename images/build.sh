@@ -57,6 +57,22 @@ build_one() {
   echo "images: built $tag"
 }
 
+# debootstrap is needed only when an image is missing; install it on a
+# Debian machine where we are root, as a fresh CI or developer machine is.
+missing=0
+for ev in "${want[@]}"; do
+  docker image inspect "understudy/$ev" >/dev/null 2>&1 || missing=1
+done
+if [ "$missing" = 1 ] && ! command -v debootstrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "images: installing debootstrap"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap) >/dev/null
+  else
+    echo "images: debootstrap is not installed (apt-get install debootstrap)" >&2
+    exit 1
+  fi
+fi
+
 mkdir -p "$WORK"
 pids=(); names=()
 for ev in "${want[@]}"; do

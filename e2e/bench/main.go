@@ -40,7 +40,7 @@ func main() {
 		fail(err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tapp held ms\tswitch method")
+	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall after\tapp held ms\tswitch method")
 	for _, pair := range strings.Split(*pairs, ",") {
 		from, to, ok := strings.Cut(pair, ":")
 		if !ok {
@@ -58,11 +58,11 @@ func main() {
 			}
 			held, method := switchFigures(rep, rbk.switchStep)
 			t := rep.Traffic
-			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\n",
-				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, held, method)
-			tw.Flush()
+			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\n",
+				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallDuring, held, method)
 		}
 	}
+	// One table at the end: the rows of one run, side by side.
 	tw.Flush()
 }
 
