@@ -64,12 +64,17 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
-		<-ctx.Done()
-		// A second Ctrl-C kills the process at once; the next rehearsal
-		// removes what this one leaves.
-		stop()
-		fmt.Fprintln(stderr, "\ninterrupted: running the rollback and removing the containers (Ctrl-C again to quit at once)")
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			// A second Ctrl-C kills the process at once; the next
+			// rehearsal removes what this one leaves.
+			stop()
+			fmt.Fprintln(stderr, "\ninterrupted: running the rollback and removing the containers (Ctrl-C again to quit at once)")
+		}
 	}()
 	var log io.Writer = stderr
 	if *quiet {
