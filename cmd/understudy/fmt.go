@@ -16,7 +16,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "list files that are not formatted and exit 1; write nothing")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagExit(err)
 	}
 	if len(files) == 0 {
 		fs.Usage()

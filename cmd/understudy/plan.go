@@ -17,7 +17,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output format: text or markdown (for a pull-request comment)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagExit(err)
 	}
 	if len(files) != 1 || (*format != "text" && *format != "markdown") {
 		fs.Usage()

@@ -35,7 +35,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "no progress lines, only the summary")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagExit(err)
 	}
 	if len(files) != 1 {
 		fs.Usage()

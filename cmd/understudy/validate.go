@@ -16,7 +16,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&varFiles, "var-file", "read variables from an HCL file (repeatable)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagExit(err)
 	}
 	if len(files) == 0 {
 		fs.Usage()
