@@ -117,7 +117,9 @@ func TestRepointReplaysHandshake(t *testing.T) {
 	expectPrefix(t, "AUTH", sub.do("AUTH", pw), "+OK")
 	expectPrefix(t, "SUBSCRIBE", sub.do("SUBSCRIBE", "news"), "*3")
 
-	// Nothing in flight: no hold needed for this test.
+	// Nothing in flight: no hold needed for this test, once the proxy has
+	// counted the last reply (it reaches the client a moment before).
+	waitSettled(t, p)
 	p.Repoint(b.Addr)
 	if st := p.Stats(); st.Closed != 3 || st.InFlight != 0 {
 		t.Fatalf("after Repoint: %+v", st)
@@ -164,6 +166,7 @@ func TestRepointReplayRefused(t *testing.T) {
 	defer p.Close()
 	c := dialRaw(t, p.Addr())
 	expectPrefix(t, "AUTH", c.do("AUTH", a.Password), "+OK")
+	waitSettled(t, p)
 	p.Repoint(b.Addr)
 	c.send("PING")
 	expectEOF(t, c, "PING after a refused replay")
@@ -203,5 +206,18 @@ func TestHoldWaitsForDepartedClient(t *testing.T) {
 			t.Fatalf("connection of a departed client still open: %+v", p.Stats())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitSettled waits until the proxy has counted every reply it forwarded:
+// a reply reaches the client just before the proxy's bookkeeping of it.
+func waitSettled(t *testing.T, p *Proxy) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for p.Stats().InFlight != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("replies not settled: %+v", p.Stats())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
