@@ -93,7 +93,12 @@ func TestReplicaSwap(t *testing.T) {
 			if len(tr.Timeline) < 10 {
 				t.Errorf("timeline has %d intervals", len(tr.Timeline))
 			}
-			t.Logf("%s→%s: switchover %s held the application %.2f ms; longest write stall of the run %.1f ms", pair.from, pair.to, sw.Method, sw.HeldMS, tr.MaxStallMS)
+			promote := stepByName(rep, "promote")
+			if promote.MaxStallMS == nil {
+				t.Fatal("the switchover step has no write stall figure")
+			}
+			t.Logf("%s→%s: switchover %s held the application %.2f ms, longest write stall during it %.1f ms; longest of the run %.1f ms (after %q)",
+				pair.from, pair.to, sw.Method, sw.HeldMS, *promote.MaxStallMS, tr.MaxStallMS, tr.MaxStallDuring)
 			if res.session == "" {
 				t.Error("no session in the log")
 			} else if got := leftovers(t, res.session); len(got) != 0 {

@@ -40,7 +40,7 @@ func main() {
 		fail(err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall after\tapp held ms\tswitch method")
+	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall after\tswitch stall ms\tapp held ms\tswitch method")
 	for _, pair := range strings.Split(*pairs, ",") {
 		from, to, ok := strings.Cut(pair, ":")
 		if !ok {
@@ -56,18 +56,19 @@ func main() {
 			if err != nil {
 				fail(err)
 			}
-			held, method := switchFigures(rep, rbk.switchStep)
+			held, method, stall := switchFigures(rep, rbk.switchStep)
 			t := rep.Traffic
-			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\n",
-				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallDuring, held, method)
+			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n",
+				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallDuring, stall, held, method)
 		}
 	}
 	// One table at the end: the rows of one run, side by side.
 	tw.Flush()
 }
 
-// switchFigures reads the switchover step's own account of the hold.
-func switchFigures(rep *report.Report, step string) (held, method string) {
+// switchFigures reads the switchover step's own account of the hold and
+// the longest stall the probe saw during it.
+func switchFigures(rep *report.Report, step string) (held, method, stall string) {
 	for _, s := range rep.Steps {
 		if s.Name != step || len(s.Output) == 0 {
 			continue
@@ -77,10 +78,14 @@ func switchFigures(rep *report.Report, step string) (held, method string) {
 			HeldMS float64 `json:"held_ms"`
 		}
 		if json.Unmarshal(s.Output, &out) == nil {
-			return fmt.Sprintf("%.2f", out.HeldMS), out.Method
+			stall = "-"
+			if s.MaxStallMS != nil {
+				stall = fmt.Sprintf("%.1f", *s.MaxStallMS)
+			}
+			return fmt.Sprintf("%.2f", out.HeldMS), out.Method, stall
 		}
 	}
-	return "-", "promote + repoint"
+	return "-", "promote + repoint", "-"
 }
 
 func fail(err error) {

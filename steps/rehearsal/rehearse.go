@@ -208,6 +208,8 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 			rep.Status = steps.StatusFailed
 		}
 		rep.Traffic = tr
+		stepStalls(rep.Steps, tr)
+		stepStalls(rep.Rollback, tr)
 		if tr.Lost > 0 {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, final, tr.LostSamples))
 			rep.Status = steps.StatusFailed
@@ -377,6 +379,25 @@ func stepReports(rb *dsl.Runbook, results []*steps.StepResult, start time.Time) 
 		out = append(out, s)
 	}
 	return out
+}
+
+// stepStalls sets each step's longest write stall from the probe's gaps,
+// using the step boundaries the observer marked.
+func stepStalls(steps []report.Step, tr *traffic.Report) {
+	at := map[string]float64{}
+	for _, m := range tr.Marks {
+		at[m.Label] = m.AtMS
+	}
+	for i := range steps {
+		s := &steps[i]
+		from, ok := at["start "+s.Name]
+		to, ok2 := at[s.Status+" "+s.Name]
+		if !ok || !ok2 {
+			continue
+		}
+		stall := tr.MaxStallWithin(from, to)
+		s.MaxStallMS = &stall
+	}
 }
 
 // observer marks step boundaries on the probe's timeline.

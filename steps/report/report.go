@@ -40,6 +40,10 @@ type Step struct {
 	// StartMS is when the step started, in ms since the run started.
 	StartMS float64 `json:"start_ms"`
 	Error   string  `json:"error,omitempty"`
+	// MaxStallMS is the longest gap between the write probe's
+	// acknowledgements that overlapped the step (0: none of 1 ms or more);
+	// absent without a probe.
+	MaxStallMS *float64 `json:"max_stall_ms,omitempty"`
 	// Output is the step's output as JSON (switchover timings, verify
 	// method, a command's reply).
 	Output json.RawMessage `json:"output,omitempty"`
@@ -109,10 +113,10 @@ func (r *Report) WriteSummary(w io.Writer) {
 	}
 	fmt.Fprintln(w, "  steps:")
 	for _, s := range r.Steps {
-		fmt.Fprintf(w, "    %-8s %-11s %-20s %4d attempt(s) %9.1f ms\n", s.Status, s.Kind, s.Name, s.Attempts, s.DurationMS)
+		writeStep(w, s, "")
 	}
 	for _, s := range r.Rollback {
-		fmt.Fprintf(w, "    %-8s %-11s %-20s %4d attempt(s) %9.1f ms  (rollback)\n", s.Status, s.Kind, s.Name, s.Attempts, s.DurationMS)
+		writeStep(w, s, "  (rollback)")
 	}
 	fmt.Fprintln(w, "  nodes:")
 	for _, n := range r.Nodes {
@@ -144,4 +148,16 @@ func (r *Report) WriteSummary(w io.Writer) {
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}
+}
+
+func writeStep(w io.Writer, s Step, note string) {
+	line := fmt.Sprintf("    %-8s %-11s %-22s %3d attempt(s) %9.1f ms", s.Status, s.Kind, s.Name, s.Attempts, s.DurationMS)
+	switch {
+	case s.MaxStallMS == nil:
+	case *s.MaxStallMS == 0:
+		line += "   longest write stall    <1 ms"
+	default:
+		line += fmt.Sprintf("   longest write stall %6.1f ms", *s.MaxStallMS)
+	}
+	fmt.Fprintln(w, line+note)
 }

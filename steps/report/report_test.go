@@ -19,7 +19,7 @@ func sample() *Report {
 		Variables: map[string]string{"from": "7.0", "to": "8.0", "secret": "(sensitive)"},
 		Steps: []Step{
 			{Name: "attach", Kind: "replicate", Status: "passed", Attempts: 1, DurationMS: 8.8, Source: "runbooks/replica-swap.hcl:56"},
-			{Name: "promote", Kind: "switchover", Status: "passed", Attempts: 1, DurationMS: 11.6, StartMS: 5667.1,
+			{Name: "promote", Kind: "switchover", Status: "passed", Attempts: 1, DurationMS: 11.6, StartMS: 5667.1, MaxStallMS: ptr(4.2),
 				Output: json.RawMessage(`{"held_ms":1.46,"method":"pause-write"}`), Source: "runbooks/replica-swap.hcl:78"},
 			{Name: "clients_moved", Kind: "assert", Status: "failed", Attempts: 1, DurationMS: 0.6,
 				Error: "runbooks/replica-swap.hcl:99:19: Assertion failed; old node still has 3 clients", Source: "runbooks/replica-swap.hcl:97"},
@@ -78,3 +78,5 @@ func TestJSONGolden(t *testing.T) {
 		t.Errorf("read back: %+v", back)
 	}
 }
+
+func ptr(f float64) *float64 { return &f }

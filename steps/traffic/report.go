@@ -27,7 +27,30 @@ type Report struct {
 	Timeline     []Interval       `json:"timeline"`
 	Marks        []Mark           `json:"marks"`
 	LostSamples  []string         `json:"lost_samples,omitempty"` // the first lost keys
-	DurationMS   float64          `json:"duration_ms"`
+	// Gaps are the gaps between acknowledgements of a millisecond or more,
+	// for MaxStallWithin; not part of the JSON report.
+	Gaps       []Gap   `json:"-"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Gap is a time without acknowledgements, in ms since the start.
+type Gap struct {
+	FromMS float64 `json:"from_ms"`
+	ToMS   float64 `json:"to_ms"`
+}
+
+// MaxStallWithin returns the longest gap between acknowledgements that
+// overlaps the window [fromMS, toMS], whole (a stall that began before the
+// window or ended after it counts in full). Gaps under a millisecond are not
+// kept: 0 means none of a millisecond or more.
+func (r *Report) MaxStallWithin(fromMS, toMS float64) float64 {
+	longest := 0.0
+	for _, g := range r.Gaps {
+		if g.ToMS >= fromMS && g.FromMS <= toMS {
+			longest = max(longest, g.ToMS-g.FromMS)
+		}
+	}
+	return longest
 }
 
 // Interval is one bucket of the timeline. Writes are counted in the bucket in

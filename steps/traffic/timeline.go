@@ -24,7 +24,17 @@ type timeline struct {
 	maxStallAt time.Duration
 
 	marks []Mark
+	// gaps are the gaps between acknowledgements of at least gapFloor, so
+	// that the longest stall within any window can be told afterwards.
+	gaps []Gap
 }
+
+// gapFloor is the shortest gap kept in Report.Gaps; at 1 000 writes/s most
+// gaps are shorter. maxGaps bounds their memory (16 bytes each).
+const (
+	gapFloor = time.Millisecond
+	maxGaps  = 1 << 20
+)
 
 func newTimeline(interval time.Duration) *timeline {
 	return &timeline{interval: interval}
@@ -46,8 +56,12 @@ func (t *timeline) record(at, lat time.Duration, ok bool) {
 
 // gap counts the time from the last acknowledgement (or the start) to at.
 func (t *timeline) gap(at time.Duration) {
-	if g := at - t.lastAck; g > t.maxStall {
+	g := at - t.lastAck
+	if g > t.maxStall {
 		t.maxStall, t.maxStallAt = g, at
+	}
+	if g >= gapFloor && len(t.gaps) < maxGaps {
+		t.gaps = append(t.gaps, Gap{FromMS: ms(t.lastAck), ToMS: ms(at)})
 	}
 }
 

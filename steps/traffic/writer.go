@@ -201,6 +201,7 @@ func (w *Writer) buildReport() *Report {
 		ErrorsByKind: maps.Clone(w.errs),
 		Timeline:     tl,
 		Marks:        append([]Mark(nil), w.tl.marks...),
+		Gaps:         append([]Gap(nil), w.tl.gaps...),
 		DurationMS:   ms(time.Since(w.start)),
 	}
 	r.MaxStallDuring = stallDuring(r.Marks, r.MaxStallAt-r.MaxStallMS)
