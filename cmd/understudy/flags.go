@@ -60,3 +60,16 @@ func flagExit(err error) int {
 	}
 	return exitUsage
 }
+
+// inputs are a runbook's inputs on the command line.
+type inputs struct {
+	vars, varFiles stringList
+}
+
+// inputFlags registers --var and --var-file.
+func inputFlags(fs *flag.FlagSet) *inputs {
+	in := &inputs{}
+	fs.Var(&in.vars, "var", "set a variable: NAME=VALUE (repeatable)")
+	fs.Var(&in.varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	return in
+}

@@ -11,9 +11,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		"Prints the ordered steps with every value that can be resolved without a server, the\n"+
 			"commands each step will send, the live conditions as written, and the point of no\n"+
 			"return. Touches no server. Secrets are shown as (sensitive).", stderr)
-	var vars, varFiles stringList
-	fs.Var(&vars, "var", "set a variable: NAME=VALUE (repeatable)")
-	fs.Var(&varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	in := inputFlags(fs)
 	format := fs.String("format", "text", "output format: text or markdown (for a pull-request comment)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -23,7 +21,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	rb, diags := dsl.Load(files, dsl.LoadOptions{Vars: vars, VarFiles: varFiles, Mode: dsl.ModeValidate})
+	rb, diags := dsl.Load(files, dsl.LoadOptions{Vars: in.vars, VarFiles: in.varFiles, Mode: dsl.ModeValidate})
 	_ = rb.WriteDiagnostics(stderr, diags, false)
 	if diags.HasErrors() {
 		return exitUsage

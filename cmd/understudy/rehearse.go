@@ -25,9 +25,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 			"Ctrl-C. Exit code 0 only when the rehearsal passed.\n\n"+
 			"Images: UNDERSTUDY_IMAGES=auto (default: the local understudy/* image when it exists,\n"+
 			"else the official one), local, or official; build the local ones with 'make images'.", stderr)
-	var vars, varFiles stringList
-	fs.Var(&vars, "var", "set a variable: NAME=VALUE (repeatable)")
-	fs.Var(&varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	in := inputFlags(fs)
 	reportPath := fs.String("report", "", "write the JSON report to this path")
 	keys := fs.Int("keys", 0, fmt.Sprintf("keys to seed (default: the runbook's rehearsal block, else %d; -1 for none)", rehearsal.DefaultKeys))
 	rate := fs.Int("rate", 0, fmt.Sprintf("write probe rate in writes/s (default: the runbook's, else %d; -1 for none)", rehearsal.DefaultWriteRate))
@@ -52,7 +50,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	rb, diags := dsl.Load(files, dsl.LoadOptions{Vars: vars, VarFiles: varFiles, Mode: dsl.ModeRehearsal})
+	rb, diags := dsl.Load(files, dsl.LoadOptions{Vars: in.vars, VarFiles: in.varFiles, Mode: dsl.ModeRehearsal})
 	_ = rb.WriteDiagnostics(stderr, diags, false)
 	if diags.HasErrors() {
 		return exitUsage

@@ -11,9 +11,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", "[--var NAME=VALUE]... [--var-file F]... FILE...",
 		"Parses and checks runbooks without touching any server: syntax, references, types,\n"+
 			"step arguments, and whether the rehearsal versions can replicate. Exit code 2 on errors.", stderr)
-	var vars, varFiles stringList
-	fs.Var(&vars, "var", "set a variable: NAME=VALUE (repeatable)")
-	fs.Var(&varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	in := inputFlags(fs)
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -24,7 +22,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	for _, f := range files {
-		rb, diags := dsl.Load([]string{f}, dsl.LoadOptions{Vars: vars, VarFiles: varFiles, Mode: dsl.ModeValidate})
+		rb, diags := dsl.Load([]string{f}, dsl.LoadOptions{Vars: in.vars, VarFiles: in.varFiles, Mode: dsl.ModeValidate})
 		_ = rb.WriteDiagnostics(stderr, diags, false)
 		if diags.HasErrors() {
 			code = exitUsage
