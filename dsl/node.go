@@ -147,7 +147,11 @@ func (r *Runbook) endpointRef(expr hcl.Expression, what string) (string, hcl.Dia
 
 func (r *Runbook) blockRef(expr hcl.Expression, root, what string, names []string) (string, hcl.Diagnostics) {
 	tr, tDiags := hcl.AbsTraversalForExpr(expr)
-	if tDiags.HasErrors() || len(tr) != 2 || tr.RootName() != root {
+	var attr hcl.TraverseAttr
+	if len(tr) == 2 {
+		attr, _ = tr[1].(hcl.TraverseAttr)
+	}
+	if tDiags.HasErrors() || attr.Name == "" || tr.RootName() != root {
 		return "", hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Invalid %s reference", root),
@@ -155,7 +159,7 @@ func (r *Runbook) blockRef(expr hcl.Expression, root, what string, names []strin
 			Subject:  expr.Range().Ptr(),
 		}}
 	}
-	name := tr[1].(hcl.TraverseAttr).Name
+	name := attr.Name
 	for _, n := range names {
 		if n == name {
 			return name, nil

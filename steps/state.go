@@ -25,20 +25,33 @@ func (in *Interpreter) state(ctx context.Context, expr hcl.Expression) (dsl.Eval
 		if tr.RootName() != "node" || len(tr) < 2 {
 			continue
 		}
-		a, ok := tr[1].(hcl.TraverseAttr)
-		if !ok {
+		name := stepName(tr[1])
+		if name == "" {
 			continue
 		}
-		if _, done := st.Nodes[a.Name]; done {
+		if _, done := st.Nodes[name]; done {
 			continue
 		}
-		ns, err := in.readNode(ctx, a.Name, mentions(expr, a.Name, "app_clients"))
+		ns, err := in.readNode(ctx, name, mentions(expr, name, "app_clients"))
 		if err != nil {
 			return st, errorAt(tr.SourceRange(), "Cannot read node", "%s", err)
 		}
-		st.Nodes[a.Name] = ns.Value()
+		st.Nodes[name] = ns.Value()
 	}
 	return st, nil
+}
+
+// stepName is the name a traversal step selects: node.NAME or node["NAME"].
+func stepName(t hcl.Traverser) string {
+	switch t := t.(type) {
+	case hcl.TraverseAttr:
+		return t.Name
+	case hcl.TraverseIndex:
+		if t.Key.Type() == cty.String && t.Key.IsKnown() && !t.Key.IsNull() {
+			return t.Key.AsString()
+		}
+	}
+	return ""
 }
 
 // mentions reports whether expr reads node.NAME.ATTR.
@@ -47,9 +60,7 @@ func mentions(expr hcl.Expression, node, attr string) bool {
 		if tr.RootName() != "node" || len(tr) < 3 {
 			continue
 		}
-		n, ok1 := tr[1].(hcl.TraverseAttr)
-		a, ok2 := tr[2].(hcl.TraverseAttr)
-		if ok1 && ok2 && n.Name == node && a.Name == attr {
+		if stepName(tr[1]) == node && stepName(tr[2]) == attr {
 			return true
 		}
 	}
