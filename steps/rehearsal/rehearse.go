@@ -52,6 +52,9 @@ type Options struct {
 	Log io.Writer
 	// Variables are shown in the report.
 	Variables map[string]string
+	// Password of the nodes; empty (the default) draws a random one per
+	// rehearsal. Tests set it to check it is never printed.
+	Password string
 }
 
 // Rehearse runs the runbook against containers and returns its report. The
@@ -79,7 +82,10 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 	}
 
 	session := container.NewSessionID()
-	password := randomHex(16)
+	password := opts.Password
+	if password == "" {
+		password = randomHex(16)
+	}
 	be := newBackend()
 	defer func() {
 		// Cleanup must run even when ctx was cancelled (Ctrl-C).
