@@ -47,6 +47,7 @@ type PlanStep struct {
 	Timeout         string
 	Sends           []string // what the step will send or do
 	Until           string
+	When            string
 	Asserts         []string
 	OnFailure       string
 	PointOfNoReturn string
@@ -126,6 +127,9 @@ func (r *Runbook) planStep(num int, s *Step, ver map[string]Version) PlanStep {
 	}
 	if s.Until != nil {
 		ps.Until = r.exprText(s.Until)
+	}
+	if s.When != nil {
+		ps.When = r.exprText(s.When)
 	}
 	for _, a := range s.Asserts {
 		ps.Asserts = append(ps.Asserts, r.exprText(a.Condition))
@@ -323,6 +327,9 @@ func writeTextSteps(w io.Writer, steps []PlanStep) {
 		if s.Description != "" {
 			fmt.Fprintf(w, "     %s\n", s.Description)
 		}
+		if s.When != "" {
+			fmt.Fprintf(w, "     only when (live): %s\n", s.When)
+		}
 		for _, l := range s.Sends {
 			fmt.Fprintf(w, "     - %s\n", l)
 		}
@@ -373,6 +380,9 @@ func (p *Plan) WriteMarkdown(w io.Writer) {
 func writeMarkdownSteps(w io.Writer, steps []PlanStep) {
 	for _, s := range steps {
 		fmt.Fprintf(w, "%d. **%s** `%s` — `%s`, timeout %s, on failure %s\n", s.Number, s.Kind, s.Name, s.Source, s.Timeout, s.OnFailure)
+		if s.When != "" {
+			fmt.Fprintf(w, "   - only when: `%s`\n", s.When)
+		}
 		for _, l := range s.Sends {
 			fmt.Fprintf(w, "   - %s\n", l)
 		}

@@ -81,6 +81,7 @@ var stepCommonSchema = &hcl.BodySchema{
 		{Name: "description"},
 		{Name: "timeout"},
 		{Name: "until"},
+		{Name: "when"},
 		{Name: "on_failure"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{

@@ -21,7 +21,11 @@ type Step struct {
 	Timeout time.Duration
 	// Until, when set, is re-evaluated after every attempt; the step repeats
 	// with back-off until it is true or the timeout passes.
-	Until   hcl.Expression
+	Until hcl.Expression
+	// When, when set, is evaluated once before the step: false skips it.
+	// Rollback steps use it to undo only what happened
+	// (when = step.promote.status == "passed").
+	When    hcl.Expression
 	Retry   Retry
 	Asserts []*Assert
 	// OnFailure is what a failure of this step does: "rollback" (default),
@@ -191,6 +195,17 @@ func (r *Runbook) decodeStepCommon(s *Step, content *hcl.BodyContent, before map
 				s.OnFailure = v
 			}
 		}
+	}
+	if attr, ok := content.Attributes["when"]; ok {
+		// Evaluated before the step runs: its own output is not known yet.
+		others := map[string]*Step{}
+		for k, v := range before {
+			if k != s.Name {
+				others[k] = v
+			}
+		}
+		diags = append(diags, r.checkLive(attr.Expr, cty.Bool, others, "The when condition")...)
+		s.When = attr.Expr
 	}
 	if attr, ok := content.Attributes["until"]; ok {
 		diags = append(diags, r.checkLive(attr.Expr, cty.Bool, before, "The until condition")...)

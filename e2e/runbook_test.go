@@ -77,8 +77,11 @@ func TestRollback(t *testing.T) {
 		t.Errorf("error does not point at the condition's line: %q", failed.Error)
 	}
 	back := stepByName(rep, "back")
-	if back == nil || back.Status != "passed" || len(rep.Rollback) != 1 {
+	if back == nil || back.Status != "passed" || len(rep.Rollback) != 3 {
 		t.Fatalf("rollback: %+v", rep.Rollback)
+	}
+	if s := stepByName(rep, "detach_new"); s.Status != "skipped" {
+		t.Errorf("detach_new %s, want skipped: the switchover had happened", s.Status)
 	}
 	if old := nodeByName(rep, "old"); old.RoleAfter != "master" {
 		t.Errorf("after the rollback the old node is %s", old.RoleAfter)
@@ -88,6 +91,27 @@ func TestRollback(t *testing.T) {
 	}
 	if rep.Data.FinalMaster != "old" || !rep.Data.Equal {
 		t.Errorf("data: %+v", rep.Data)
+	}
+}
+
+// A failure before the switchover: the rollback detaches the new node and
+// leaves the old master serving; the switch back is skipped by its when.
+func TestRollbackBeforeSwitch(t *testing.T) {
+	res := rehearse(t, "e2e/testdata/fail-before-switch.hcl", "--keys", "5000")
+	rep := res.report
+	if res.code != 1 || rep.Status != "rolled_back" {
+		t.Fatalf("exit %d, status %s\n%s", res.code, rep.Status, res.stdout)
+	}
+	for name, want := range map[string]string{"impossible": "failed", "back": "skipped", "detach_new": "passed", "not_split": "passed"} {
+		if s := stepByName(rep, name); s == nil || s.Status != want {
+			t.Errorf("step %s: %+v, want %s", name, s, want)
+		}
+	}
+	if n := nodeByName(rep, "new"); n.RoleAfter != "master" {
+		t.Errorf("new node is a %s after being detached", n.RoleAfter)
+	}
+	if rep.Data.FinalMaster != "old" || !rep.Data.Equal || rep.Traffic.Lost != 0 || rep.Traffic.Failed != 0 {
+		t.Errorf("data %+v, traffic lost %d failed %d", rep.Data, rep.Traffic.Lost, rep.Traffic.Failed)
 	}
 }
 

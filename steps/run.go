@@ -18,6 +18,8 @@ const (
 	StatusFailed     = "failed"
 	StatusRolledBack = "rolled_back"
 	StatusSkipped    = "skipped"
+	// StatusPending is step.NAME.status of a step that has not run.
+	StatusPending = "pending"
 )
 
 // Options are what the interpreter needs besides the runbook.
@@ -90,7 +92,7 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 		sr := in.runStep(ctx, s)
 		res.Steps = append(res.Steps, sr)
 		in.logResult(sr)
-		if sr.Status == StatusPassed {
+		if sr.Status == StatusPassed || sr.Status == StatusSkipped {
 			continue
 		}
 		res.Diagnostics = append(res.Diagnostics, sr.Diag)
@@ -124,7 +126,7 @@ func (in *Interpreter) rollback(ctx context.Context, res *Result) string {
 		sr := in.runStep(ctx, s)
 		res.Rollback = append(res.Rollback, sr)
 		in.logResult(sr)
-		if sr.Status != StatusPassed {
+		if sr.Status != StatusPassed && sr.Status != StatusSkipped {
 			res.Diagnostics = append(res.Diagnostics, sr.Diag)
 			if s.OnFailure != "continue" {
 				status = StatusFailed
@@ -135,6 +137,10 @@ func (in *Interpreter) rollback(ctx context.Context, res *Result) string {
 }
 
 func (in *Interpreter) logResult(sr *StepResult) {
+	if sr.Status == StatusSkipped {
+		fmt.Fprintln(in.opts.Log, "  skipped: its when condition is false")
+		return
+	}
 	line := fmt.Sprintf("  %s after %d attempt(s), %s", sr.Status, sr.Attempts, sr.Duration.Round(time.Millisecond))
 	if sr.Diag != nil {
 		line += ": " + dsl.DiagnosticLine(sr.Diag)
@@ -165,6 +171,18 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 	}
 	sctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	if s.When != nil {
+		run, err := x.EvalBool(sctx, s.When)
+		if err != nil {
+			sr.Status = StatusFailed
+			sr.Diag = diagFor(x, err)
+			return sr
+		}
+		if !run {
+			sr.Status = StatusSkipped
+			return sr
+		}
+	}
 
 	maxAttempts := s.Retry.Attempts
 	if maxAttempts == 0 && s.Until == nil {

@@ -203,6 +203,52 @@ rollback {
 	}
 }
 
+// when skips a step whose condition is false; a step that did not run
+// reads as status "pending".
+func TestWhen(t *testing.T) {
+	s := redistest.Start(t)
+	rb := load(t, oneNode+`
+step "command" "skipped" {
+  when    = node.a.role == "replica"
+  node    = node.a
+  command = ["SET", "skipped", "ran"]
+}
+step "command" "runs" {
+  when    = step.skipped.status == "skipped"
+  node    = node.a
+  command = ["SET", "runs", "ran"]
+}
+step "assert" "fails" {
+  condition = step.runs.output != "OK"
+}
+step "assert" "never" {
+  condition = true
+}
+rollback {
+  step "command" "undo" {
+    when    = step.never.status == "pending" && step.fails.status == "failed"
+    node    = node.a
+    command = ["SET", "undo", "ran"]
+  }
+}
+`, nodeVars(s)...)
+	res := runLive(t, rb)
+	if res.Status != StatusRolledBack {
+		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
+	}
+	if res.Steps[0].Status != StatusSkipped || res.Steps[0].Attempts != 0 || res.Steps[1].Status != StatusPassed {
+		t.Errorf("statuses %s (%d attempts), %s", res.Steps[0].Status, res.Steps[0].Attempts, res.Steps[1].Status)
+	}
+	if res.Rollback[0].Status != StatusPassed {
+		t.Errorf("rollback step %s: a step that did not run must read as pending", res.Rollback[0].Status)
+	}
+	c := s.Client()
+	defer c.Close()
+	if n, _ := c.Exists(context.Background(), "skipped").Result(); n != 0 {
+		t.Error("the skipped step ran")
+	}
+}
+
 func TestExecAndCommandOutputs(t *testing.T) {
 	s := redistest.Start(t)
 	rb := load(t, oneNode+`

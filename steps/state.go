@@ -18,8 +18,17 @@ import (
 func (in *Interpreter) state(ctx context.Context, expr hcl.Expression) (dsl.EvalState, error) {
 	st := dsl.EvalState{
 		Nodes: map[string]cty.Value{},
-		Steps: in.outputs,
+		Steps: map[string]cty.Value{},
 		Live:  &liveFuncs{ctx: ctx, in: in},
+	}
+	// Steps that have not run read as status "pending" with a null output,
+	// so that a rollback can ask which steps ran.
+	for _, s := range in.rb.AllSteps() {
+		if v, ok := in.outputs[s.Name]; ok {
+			st.Steps[s.Name] = v
+		} else {
+			st.Steps[s.Name] = dsl.StepValue(StatusPending, cty.NilVal)
+		}
 	}
 	for _, tr := range expr.Variables() {
 		if tr.RootName() != "node" || len(tr) < 2 {

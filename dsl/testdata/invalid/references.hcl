@@ -25,3 +25,9 @@ step "assert" "e" {
 step "assert" "f" {
   condition = node.old.rolee == "master" # ERROR: Unsupported attribute
 }
+
+step "command" "g" {
+  node    = node.old
+  command = ["PING"]
+  when    = step.g.output == "PONG" # ERROR: Reference to a step that has not run
+}
