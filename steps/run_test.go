@@ -353,6 +353,37 @@ step "verify" "same" {
 	}
 }
 
+// method = "failover" lets the servers swap roles with FAILOVER TO.
+func TestSwitchoverFailoverMethod(t *testing.T) {
+	pw := redistest.RandomPassword()
+	a := redistest.Start(t, redistest.WithPassword(pw))
+	b := redistest.Start(t, redistest.WithPassword(pw))
+	rb := load(t, twoNodes+`
+step "replicate" "attach" {
+  replica = node.b
+  master  = node.a
+}
+step "wait" "sync" {
+  until = in_sync(node.b, node.a)
+}
+step "switchover" "swap" {
+  from   = node.a
+  to     = node.b
+  method = "failover"
+  assert {
+    condition = node.b.role == "master" && node.a.role == "replica"
+  }
+}
+`, "a="+a.Addr, "b="+b.Addr, "password="+pw)
+	res := runLive(t, rb)
+	if res.Status != StatusPassed {
+		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
+	}
+	if m := res.Steps[2].Output.GetAttr("method").AsString(); m != "failover" {
+		t.Errorf("method %s", m)
+	}
+}
+
 // A switchover whose target does not replicate from the source is refused
 // before anything is written, pointing at the "to" argument.
 func TestSwitchoverRefusesNonReplica(t *testing.T) {

@@ -203,8 +203,12 @@ func (s *switchover) pauseWrite(ctx context.Context) error {
 	if err := s.waitOffset(ctx, start.Add(s.maxPause-s.maxPause/10)); err != nil {
 		return err
 	}
-	if err := s.tc.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
-		return fmt.Errorf("REPLICAOF NO ONE on %q: %w", s.to, err)
+	// From the promotion on, the sequence must finish: an interrupt or the
+	// step's timeout must not release the application to the old master.
+	ctx, cancel := s.critical(ctx)
+	defer cancel()
+	if err := s.promote(ctx); err != nil {
+		return err
 	}
 	if err := s.repointEndpoint(ctx); err != nil {
 		return err
@@ -217,6 +221,28 @@ func (s *switchover) pauseWrite(ctx context.Context) error {
 	}
 	unpause()
 	return nil
+}
+
+// critical returns the context for the part of a switchover that must run
+// to its end once the replica is promoted: not cancelled with the run or the
+// step, bounded on its own.
+func (s *switchover) critical(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.maxPause+30*time.Second)
+}
+
+// promote sends REPLICAOF NO ONE to the new master. When the reply is lost
+// (a network error), the node's role tells whether it took effect: a
+// promoted node must not be left behind the old master's back.
+func (s *switchover) promote(ctx context.Context) error {
+	err := s.tc.Do(ctx, "REPLICAOF", "NO", "ONE").Err()
+	if err == nil {
+		return nil
+	}
+	if info, ierr := readInfo(ctx, s.tc, "replication"); ierr == nil && info["role"] == "master" {
+		s.x.Log("REPLICAOF NO ONE on %s answered %v, but the node is master: going on", s.to, err)
+		return nil
+	}
+	return fmt.Errorf("REPLICAOF NO ONE on %q: %w (it is still a replica: nothing was switched)", s.to, err)
 }
 
 // pauseAll is the 6.0 sequence, where CLIENT PAUSE pauses every client and
@@ -249,8 +275,10 @@ func (s *switchover) pauseAll(ctx context.Context) error {
 	if err := s.waitOffset(ctx, start.Add(s.maxPause-s.maxPause/5)); err != nil {
 		return fmt.Errorf("%w (the old master's pause ends by itself after %s)", err, s.maxPause)
 	}
-	if err := s.tc.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
-		return fmt.Errorf("REPLICAOF NO ONE on %q: %w", s.to, err)
+	ctx, cancel := s.critical(ctx)
+	defer cancel()
+	if err := s.promote(ctx); err != nil {
+		return err
 	}
 	if err := s.repointEndpoint(ctx); err != nil {
 		return err
@@ -299,6 +327,9 @@ func (s *switchover) failover(ctx context.Context) error {
 	if err := s.fc.Do(ctx, "FAILOVER", "TO", host, port, "TIMEOUT", strconv.FormatInt(s.maxPause.Milliseconds(), 10)).Err(); err != nil {
 		return fmt.Errorf("FAILOVER TO on %q: %w", s.from, err)
 	}
+	// The servers now swap roles by themselves: follow it to the end.
+	ctx, cancel := s.critical(ctx)
+	defer cancel()
 	deadline := start.Add(s.maxPause + 5*time.Second)
 	for {
 		fi, err := readInfo(ctx, s.fc, "replication")
