@@ -245,10 +245,14 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 			ni = nodeInfo{version: "unreachable: " + err.Error()}
 		}
 		n, _ := be.node(name)
-		rep.Nodes = append(rep.Nodes, report.Node{
+		rn := report.Node{
 			Name: name, Engine: string(before[name].engine),
 			VersionBefore: before[name].version, VersionAfter: ni.version, RoleAfter: ni.role, Image: n.Image(),
-		})
+		}
+		if ni.engine != "" && ni.engine != before[name].engine {
+			rn.EngineAfter = string(ni.engine)
+		}
+		rep.Nodes = append(rep.Nodes, rn)
 	}
 	rep.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	return rep, nil

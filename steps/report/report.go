@@ -54,6 +54,7 @@ type Step struct {
 type Node struct {
 	Name          string `json:"name"`
 	Engine        string `json:"engine"`
+	EngineAfter   string `json:"engine_after,omitempty"` // when an upgrade changed it
 	VersionBefore string `json:"version_before"`
 	VersionAfter  string `json:"version_after"`
 	RoleAfter     string `json:"role_after,omitempty"`
@@ -120,7 +121,11 @@ func (r *Report) WriteSummary(w io.Writer) {
 	}
 	fmt.Fprintln(w, "  nodes:")
 	for _, n := range r.Nodes {
-		fmt.Fprintf(w, "    %-10s %s %s → %s (%s)\n", n.Name, n.Engine, n.VersionBefore, n.VersionAfter, n.RoleAfter)
+		after := n.VersionAfter
+		if n.EngineAfter != "" {
+			after = n.EngineAfter + " " + after
+		}
+		fmt.Fprintf(w, "    %-10s %s %s → %s (%s)\n", n.Name, n.Engine, n.VersionBefore, after, n.RoleAfter)
 	}
 	if d := r.Data; d != nil {
 		verdict := "holds them unchanged"
