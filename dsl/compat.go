@@ -72,7 +72,7 @@ func (r *Runbook) checkVersions() hcl.Diagnostics {
 			}
 			var why []string
 			if err := CheckReplication(vt, vf); err != nil {
-				why = append(why, fmt.Sprintf("after it, %q (%s) can follow %q (%s) only by partial resync (%s)", from, vf, to, vt, err))
+				why = append(why, fmt.Sprintf("after it, %q (%s) can follow %q (%s) only by partial resync; a full resync fails: %s", from, vf, to, vt, err))
 			}
 			if vf.Engine == EngineRedis && !vf.AtLeast(7, 0) && vt.AtLeast(7, 0) {
 				why = append(why, fmt.Sprintf("after the first write on %q (%s), commands such as SET .. EX propagate as SET .. PXAT, which %q (%s) does not know: it diverges silently", to, vt, from, vf))

@@ -162,13 +162,13 @@ func CheckReplication(master, replica Version) error {
 	mr, rr := master.RDBVersion(), replica.RDBVersion()
 	switch {
 	case master.Engine == EngineValkey && replica.Engine == EngineRedis:
-		return fmt.Errorf("a Redis %s replica cannot follow a Valkey %s master: Redis does not read Valkey's RDB format (version %d)", replica, master, mr)
+		return fmt.Errorf("a replica on %s cannot follow a master on %s: Redis does not read Valkey's RDB format (version %d)", replica, master, mr)
 	case master.Engine == EngineRedis && replica.Engine == EngineValkey && mr > 11:
-		return fmt.Errorf("a %s replica cannot follow a Redis %s master: Redis %s writes RDB version %d, Valkey reads up to 11", replica, master, master, mr)
+		return fmt.Errorf("a replica on %s cannot follow a master on Redis %s: Redis %s writes RDB version %d, Valkey reads up to 11", replica, master, master, mr)
 	case master.Engine == replica.Engine && mr > rr:
-		return fmt.Errorf("a %s replica cannot follow a %s master: the master writes RDB version %d, the replica reads up to %d (it empties its dataset and retries forever); upgrade replicas first", replica, master, mr, rr)
+		return fmt.Errorf("a replica on %s cannot follow a master on %s: the master writes RDB version %d, the replica reads up to %d, and it would empty its dataset and retry forever; upgrade replicas first", replica, master, mr, rr)
 	case master.Engine == EngineValkey && replica.Engine == EngineValkey && master.Major > replica.Major:
-		return fmt.Errorf("a %s replica cannot follow a %s master: downgrades between Valkey majors are refused", replica, master)
+		return fmt.Errorf("a replica on %s cannot follow a master on %s: downgrades between Valkey majors are refused", replica, master)
 	}
 	return nil
 }

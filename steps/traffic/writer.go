@@ -198,7 +198,7 @@ func (w *Writer) buildReport() *Report {
 		Failed:       w.failed.Load(),
 		MaxStallMS:   ms(w.tl.maxStall),
 		MaxStallAt:   ms(w.tl.maxStallAt),
-		ErrorsByKind: maps.Clone(w.errs),
+		ErrorsByKind: errorsByKind(w.errs),
 		Timeline:     tl,
 		Marks:        append([]Mark(nil), w.tl.marks...),
 		Gaps:         append([]Gap(nil), w.tl.gaps...),
@@ -219,4 +219,11 @@ func stallDuring(marks []Mark, at float64) string {
 		label = m.Label
 	}
 	return label
+}
+
+// errorsByKind copies the error counts; never nil, so the report says {}.
+func errorsByKind(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	maps.Copy(out, m)
+	return out
 }
