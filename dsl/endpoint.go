@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -17,12 +19,24 @@ type Endpoint struct {
 	TargetRange hcl.Range
 	// Switch is the live command that repoints the endpoint; the new
 	// target's name and address are appended as arguments.
-	Switch    []string
-	DeclRange hcl.Range
+	Switch []string
+	// Connections is what a rehearsal's proxy does with the application's
+	// open connections when it is repointed: ConnectionsMove (default)
+	// moves them to the new node by replaying their handshake, as a
+	// Redis-aware proxy does; ConnectionsClose closes them, as a load
+	// balancer removing a backend does, and clients reconnect.
+	Connections string
+	DeclRange   hcl.Range
 }
 
+// What a rehearsal endpoint does with open connections when repointed.
+const (
+	ConnectionsMove  = "move"
+	ConnectionsClose = "close"
+)
+
 func (r *Runbook) decodeEndpointBlock(b *hcl.Block) (*Endpoint, hcl.Diagnostics) {
-	e := &Endpoint{Name: b.Labels[0], DeclRange: b.DefRange}
+	e := &Endpoint{Name: b.Labels[0], DeclRange: b.DefRange, Connections: ConnectionsMove}
 	var diags hcl.Diagnostics
 	if !hclsyntax.ValidIdentifier(e.Name) {
 		return nil, append(diags, invalidName("endpoint", e.Name, b.LabelRanges[0]))
@@ -38,6 +52,22 @@ func (r *Runbook) decodeEndpointBlock(b *hcl.Block) (*Endpoint, hcl.Diagnostics)
 		s, sDiags := r.staticString(attr.Expr, "The description of an endpoint")
 		diags = append(diags, sDiags...)
 		e.Description = s
+	}
+	if attr, ok := content.Attributes["connections"]; ok {
+		c, cDiags := r.staticString(attr.Expr, "The connections setting of an endpoint")
+		diags = append(diags, cDiags...)
+		switch {
+		case cDiags.HasErrors():
+		case c == ConnectionsMove || c == ConnectionsClose:
+			e.Connections = c
+		default:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid connections",
+				Detail:   fmt.Sprintf("connections must be %q (move open connections to the new node) or %q (close them, as a load balancer does), not %q.", ConnectionsMove, ConnectionsClose, c),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
 	}
 	if attr, ok := content.Attributes["switch"]; ok {
 		l, lDiags := r.staticStringList(attr.Expr, "The switch command of an endpoint")

@@ -35,7 +35,7 @@ type PlanNode struct {
 
 // PlanEndpoint is an endpoint in a plan.
 type PlanEndpoint struct {
-	Name, Target, Switch string
+	Name, Target, Switch, Connections string
 }
 
 // PlanStep is one step in a plan.
@@ -84,7 +84,7 @@ func (r *Runbook) BuildPlan(name string) *Plan {
 	}
 	for _, n := range sortedKeys(r.Endpoints) {
 		e := r.Endpoints[n]
-		pe := PlanEndpoint{Name: n, Target: "node." + e.Target}
+		pe := PlanEndpoint{Name: n, Target: "node." + e.Target, Connections: e.Connections}
 		if len(e.Switch) > 0 {
 			pe.Switch = strings.Join(e.Switch, " ")
 		}
@@ -301,7 +301,7 @@ func (p *Plan) WriteText(w io.Writer) {
 	if len(p.Endpoints) > 0 {
 		fmt.Fprintln(w, "\nEndpoints:")
 		for _, e := range p.Endpoints {
-			fmt.Fprintf(w, "  %-10s target %s", e.Name, e.Target)
+			fmt.Fprintf(w, "  %-10s target %s, open connections %s on a switch (rehearsal)", e.Name, e.Target, e.Connections)
 			if e.Switch != "" {
 				fmt.Fprintf(w, ", switch command: %s", e.Switch)
 			}
@@ -360,7 +360,7 @@ func (p *Plan) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "| `%s` | `%s` | %s | %s |\n", n.Name, n.Address, n.Auth, n.Rehearsal)
 	}
 	for _, e := range p.Endpoints {
-		fmt.Fprintf(w, "\nEndpoint `%s` → `%s`", e.Name, e.Target)
+		fmt.Fprintf(w, "\nEndpoint `%s` → `%s`, open connections: %s on a switch (rehearsal)", e.Name, e.Target, e.Connections)
 		if e.Switch != "" {
 			fmt.Fprintf(w, " (switch: `%s`)", e.Switch)
 		}

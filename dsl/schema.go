@@ -57,6 +57,7 @@ var endpointSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "target", Required: true},
 		{Name: "switch"},
+		{Name: "connections"},
 		{Name: "description"},
 	},
 }

@@ -119,7 +119,11 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 	for _, epName := range sortedEndpointNames(rb) {
 		e := rb.Endpoints[epName]
 		addr, _ := be.Address(e.Target)
-		p, err := proxy.Listen("127.0.0.1:0", addr)
+		var popts []proxy.Option
+		if e.Connections == dsl.ConnectionsClose {
+			popts = append(popts, proxy.WithCloseOnRepoint())
+		}
+		p, err := proxy.Listen("127.0.0.1:0", addr, popts...)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %q: %w", epName, err)
 		}
@@ -129,7 +133,7 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 		if first == nil {
 			first = ep
 		}
-		fmt.Fprintf(opts.Log, "endpoint %s listens on %s → node %s\n", epName, p.Addr(), e.Target)
+		fmt.Fprintf(opts.Log, "endpoint %s listens on %s → node %s (open connections %s on a switch)\n", epName, p.Addr(), e.Target, e.Connections)
 	}
 
 	// Data.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,44 @@ step "promote" "p" {
 	}
 	if _, err := Rehearse(context.Background(), rb, "x.hcl", Options{}); err == nil {
 		t.Error("Rehearse started a runbook that cannot be rehearsed")
+	}
+}
+
+// With connections = "close" the proxy closes the application's connections
+// at the switch, as a load balancer does: go-redis reconnects and retries,
+// and still no acknowledged write is lost and no error reaches it.
+func TestCloseConnectionsOnSwitch(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "runbooks", "replica-swap.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "  target = node.old\n", "  target      = node.old\n  connections = \"close\"\n", 1)
+	if text == string(src) {
+		t.Fatal("endpoint block not found")
+	}
+	rb, diags := dsl.LoadSource(filepath.Join(t.TempDir(), "close.hcl"), []byte(text), dsl.LoadOptions{Mode: dsl.ModeRehearsal})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if rb.Endpoints["app"].Connections != dsl.ConnectionsClose {
+		t.Fatalf("connections %q", rb.Endpoints["app"].Connections)
+	}
+	var log bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := Rehearse(ctx, rb, "close.hcl", Options{Keys: 2000, Log: &log, Catalog: container.Catalog{Source: container.SourceLocal}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "passed" || rep.Traffic.Lost != 0 || rep.Traffic.Failed != 0 {
+		t.Fatalf("status %s, lost %d, failed %d, errors %v\n%s", rep.Status, rep.Traffic.Lost, rep.Traffic.Failed, rep.Errors, log.String())
+	}
+	if !strings.Contains(log.String(), "open connections close on a switch") {
+		t.Errorf("the log does not say how connections are handled:\n%s", log.String())
+	}
+	for _, s := range rep.Steps {
+		if s.Name == "promote" && s.MaxStallMS != nil {
+			t.Logf("closing connections: longest write stall during the switchover %.1f ms", *s.MaxStallMS)
+		}
 	}
 }

@@ -42,3 +42,8 @@ step "promote" "g" {
 
 step "assert" "h" { # ERROR: Missing required argument
 }
+
+endpoint "app" {
+  target      = node.old
+  connections = "keep" # ERROR: Invalid connections
+}
