@@ -157,7 +157,7 @@ func (r *Runbook) planStep(num int, s *Step, ver map[string]Version) PlanStep {
 	case "replicate":
 		ps.Sends = append(ps.Sends,
 			fmt.Sprintf("checks that %s can replicate from %s (RDB versions), refusing before any write", node("replica"), node("master")),
-			fmt.Sprintf("CONFIG SET masterauth (sensitive) and REPLICAOF %s to %s", strings.Replace(addr("master"), ":", " ", 1), node("replica")))
+			fmt.Sprintf("CONFIG SET masteruser/masterauth (sensitive) and REPLICAOF %s to %s", strings.Replace(addr("master"), ":", " ", 1), node("replica")))
 	case "promote":
 		ps.Sends = append(ps.Sends, "REPLICAOF NO ONE to "+node("node"))
 	case "switchover":

@@ -16,9 +16,10 @@ type Backend interface {
 	Client(node string) (*redis.Client, error)
 	// Address is host:port as other nodes reach the node (for REPLICAOF).
 	Address(node string) (string, error)
-	// MasterAuth is the password other nodes use to replicate from this one
-	// ("" when none). It is a secret: never log it.
-	MasterAuth(node string) string
+	// MasterAuth is what other nodes use to replicate from this one: the
+	// ACL user ("" for the default user) and the password ("" when none).
+	// Secrets: never log them.
+	MasterAuth(node string) Auth
 	// Upgrade replaces the node's server with version v, keeping its data
 	// and address.
 	Upgrade(ctx context.Context, node string, v dsl.Version) error
@@ -37,4 +38,9 @@ type Endpoint interface {
 	Release()
 	// Target is the node the endpoint points at.
 	Target() string
+}
+
+// Auth is a node's credentials as its replicas need them.
+type Auth struct {
+	User, Password string
 }

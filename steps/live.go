@@ -55,12 +55,12 @@ func (b *LiveBackend) Address(name string) (string, error) {
 	return n.Address, nil
 }
 
-// MasterAuth is the node's password.
-func (b *LiveBackend) MasterAuth(name string) string {
+// MasterAuth is the node's user and password.
+func (b *LiveBackend) MasterAuth(name string) Auth {
 	if n, ok := b.rb.Nodes[name]; ok {
-		return n.Password
+		return Auth{User: n.Username, Password: n.Password}
 	}
-	return ""
+	return Auth{}
 }
 
 // Upgrade refuses: live upgrades need lifecycle commands.

@@ -53,9 +53,9 @@ func runReplicate(ctx context.Context, x *Exec) (cty.Value, error) {
 	}), nil
 }
 
-// replicaOf sets masterauth (when the master has a password) and sends
-// REPLICAOF host port to node.
-func replicaOf(ctx context.Context, x *Exec, node, masterAddr, auth string) error {
+// replicaOf sets masteruser and masterauth (when the master has them) and
+// sends REPLICAOF host port to node.
+func replicaOf(ctx context.Context, x *Exec, node, masterAddr string, auth Auth) error {
 	c, err := x.Client(node)
 	if err != nil {
 		return err

@@ -353,6 +353,54 @@ step "verify" "same" {
 	}
 }
 
+// A master reached with an ACL user: its replica authenticates with the
+// same user (masteruser) and password.
+func TestReplicateWithACLUser(t *testing.T) {
+	a := redistest.Start(t)
+	b := redistest.Start(t)
+	ca := a.Client()
+	defer ca.Close()
+	userPw := redistest.RandomPassword()
+	if err := ca.Do(context.Background(), "ACL", "SETUSER", "upgrader", "on", ">"+userPw, "~*", "&*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rb := load(t, `
+variable "a" {}
+variable "b" {}
+variable "a_password" {
+  sensitive = true
+}
+variable "b_password" {
+  sensitive = true
+}
+node "a" {
+  address  = var.a
+  username = "upgrader"
+  password = var.a_password
+}
+node "b" {
+  address  = var.b
+  password = var.b_password
+}
+step "replicate" "attach" {
+  replica = node.b
+  master  = node.a
+}
+step "wait" "sync" {
+  until = in_sync(node.b, node.a)
+}
+`, "a="+a.Addr, "b="+b.Addr, "a_password="+userPw, "b_password="+b.Password)
+	res := runLive(t, rb)
+	if res.Status != StatusPassed {
+		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
+	}
+	cb := b.Client()
+	defer cb.Close()
+	if v, _ := cb.ConfigGet(context.Background(), "masteruser").Result(); v["masteruser"] != "upgrader" {
+		t.Errorf("masteruser %v", v)
+	}
+}
+
 // method = "failover" lets the servers swap roles with FAILOVER TO.
 func TestSwitchoverFailoverMethod(t *testing.T) {
 	pw := redistest.RandomPassword()

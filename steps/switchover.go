@@ -448,13 +448,18 @@ func (s *switchover) repointOthers(ctx context.Context, others []string) (int, e
 }
 
 // replicaOfWith is replicaOf with an explicit client.
-func replicaOfWith(ctx context.Context, c *redis.Client, node, masterAddr, auth string) error {
+func replicaOfWith(ctx context.Context, c *redis.Client, node, masterAddr string, auth Auth) error {
 	host, port, err := net.SplitHostPort(masterAddr)
 	if err != nil {
 		return fmt.Errorf("master address %q: %w", masterAddr, err)
 	}
-	if auth != "" {
-		if err := c.ConfigSet(ctx, "masterauth", auth).Err(); err != nil {
+	if auth.User != "" {
+		if err := c.ConfigSet(ctx, "masteruser", auth.User).Err(); err != nil {
+			return fmt.Errorf("CONFIG SET masteruser on %q: %w", node, err)
+		}
+	}
+	if auth.Password != "" {
+		if err := c.ConfigSet(ctx, "masterauth", auth.Password).Err(); err != nil {
 			return fmt.Errorf("CONFIG SET masterauth on %q: %w", node, err)
 		}
 	}

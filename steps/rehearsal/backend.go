@@ -50,12 +50,12 @@ func (b *backend) Address(name string) (string, error) {
 	return n.Addr(), nil
 }
 
-func (b *backend) MasterAuth(name string) string {
+func (b *backend) MasterAuth(name string) steps.Auth {
 	n, err := b.node(name)
 	if err != nil {
-		return ""
+		return steps.Auth{}
 	}
-	return n.Password()
+	return steps.Auth{Password: n.Password()}
 }
 
 func (b *backend) Upgrade(ctx context.Context, name string, v dsl.Version) error {
