@@ -136,18 +136,9 @@ func keysOnlyIn(ctx context.Context, cl *redis.Client, db int) (keys int64, only
 // DIGEST-VALUE on both servers, then looks for keys of b missing on a.
 func compareDigestValues(ctx context.Context, a, b *redis.Client, o CompareOptions, res *Result, d *diffs) error {
 	slowA, slowB := slow(ctx, a), slow(ctx, b)
-	sa := newKeyScanner(a, "scan a", o.Exclude)
-	err := sa.each(ctx, func(keys []string) error {
-		if d.full() {
-			return nil
-		}
-		var da, db []string
-		var errA, errB error
-		parallel(
-			func() { da, errA = digestValues(ctx, slowA, keys) },
-			func() { db, errB = digestValues(ctx, slowB, keys) },
-		)
-		if err := sideErrors(errA, errB); err != nil {
+	return compareByKey(ctx, a, b, o, res, d, func(keys []string) error {
+		da, db, err := readBoth(ctx, slowA, slowB, keys, digestValues)
+		if err != nil {
 			return err
 		}
 		var differ []string
@@ -161,14 +152,6 @@ func compareDigestValues(ctx context.Context, a, b *redis.Client, o CompareOptio
 		}
 		return explain(ctx, a, b, differ, d)
 	})
-	if err != nil {
-		return fmt.Errorf("compare: %w", err)
-	}
-	res.KeysA = sa.n
-	if res.KeysB, err = checkMissingOnA(ctx, a, b, o, d); err != nil {
-		return fmt.Errorf("compare: %w", err)
-	}
-	return nil
 }
 
 // digestChunk is the number of keys per DEBUG DIGEST-VALUE call. The
@@ -202,13 +185,8 @@ func digestValues(ctx context.Context, cl *redis.Client, keys []string) ([]strin
 
 // explain reads type and TTL of keys whose digests differ and reports why.
 func explain(ctx context.Context, a, b *redis.Client, keys []string, d *diffs) error {
-	var ma, mb []keyMeta
-	var errA, errB error
-	parallel(
-		func() { ma, errA = readMeta(ctx, a, keys) },
-		func() { mb, errB = readMeta(ctx, b, keys) },
-	)
-	if err := sideErrors(errA, errB); err != nil {
+	ma, mb, err := readBoth(ctx, a, b, keys, readMeta)
+	if err != nil {
 		return err
 	}
 	for i, k := range keys {

@@ -186,18 +186,9 @@ func readValues(ctx context.Context, c *redis.Client, keys []string) ([]keyValue
 // compareScan compares a and b with the scan method: it reads the keys of a
 // batch by batch from both servers, then looks for keys of b missing on a.
 func compareScan(ctx context.Context, a, b *redis.Client, o CompareOptions, res *Result, d *diffs) error {
-	sa := newKeyScanner(a, "scan a", o.Exclude)
-	err := sa.each(ctx, func(keys []string) error {
-		if d.full() {
-			return nil
-		}
-		var va, vb []keyValue
-		var errA, errB error
-		parallel(
-			func() { va, errA = readValues(ctx, a, keys) },
-			func() { vb, errB = readValues(ctx, b, keys) },
-		)
-		if err := sideErrors(errA, errB); err != nil {
+	return compareByKey(ctx, a, b, o, res, d, func(keys []string) error {
+		va, vb, err := readBoth(ctx, a, b, keys, readValues)
+		if err != nil {
 			return err
 		}
 		for i, k := range keys {
@@ -207,6 +198,19 @@ func compareScan(ctx context.Context, a, b *redis.Client, o CompareOptions, res 
 		}
 		return nil
 	})
+}
+
+// compareByKey walks the keys of a in batches and hands each to batch until
+// enough differences are found, then looks for keys of b missing on a; it
+// fills res.KeysA and res.KeysB.
+func compareByKey(ctx context.Context, a, b *redis.Client, o CompareOptions, res *Result, d *diffs, batch func(keys []string) error) error {
+	sa := newKeyScanner(a, "scan a", o.Exclude)
+	err := sa.each(ctx, func(keys []string) error {
+		if d.full() {
+			return nil
+		}
+		return batch(keys)
+	})
 	if err != nil {
 		return fmt.Errorf("compare: %w", err)
 	}
@@ -215,6 +219,17 @@ func compareScan(ctx context.Context, a, b *redis.Client, o CompareOptions, res 
 		return fmt.Errorf("compare: %w", err)
 	}
 	return nil
+}
+
+// readBoth runs read on the same keys of a and b at once; an error names
+// its side.
+func readBoth[T any](ctx context.Context, a, b *redis.Client, keys []string, read func(context.Context, *redis.Client, []string) ([]T, error)) (va, vb []T, err error) {
+	var errA, errB error
+	parallel(
+		func() { va, errA = read(ctx, a, keys) },
+		func() { vb, errB = read(ctx, b, keys) },
+	)
+	return va, vb, sideErrors(errA, errB)
 }
 
 // checkMissingOnA scans b and reports the keys that a lacks. It returns the
