@@ -124,7 +124,7 @@ func runSwitchover(ctx context.Context, x *Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	x.Log("switched in %s (application held %s, replica wait %s)", s.pause.Round(time.Microsecond), s.stall.Round(time.Microsecond), s.replicaWait.Round(time.Microsecond))
+	x.Log("switched: old master paused %s, application held %s, replica wait %s", s.pause.Round(time.Microsecond), s.stall.Round(time.Microsecond), s.replicaWait.Round(time.Microsecond))
 	return cty.ObjectVal(map[string]cty.Value{
 		"method":          cty.StringVal(seq),
 		"offset":          cty.NumberIntVal(s.offset),
@@ -203,8 +203,19 @@ func (s *switchover) pauseWrite(ctx context.Context) error {
 	if err := s.waitOffset(ctx, start.Add(s.maxPause-s.maxPause/10)); err != nil {
 		return err
 	}
-	// From the promotion on, the sequence must finish: an interrupt or the
-	// step's timeout must not release the application to the old master.
+	if err := s.handOver(ctx, s.fc); err != nil {
+		return err
+	}
+	unpause()
+	return nil
+}
+
+// handOver is the part of a pause sequence after the replica caught up:
+// promote it, repoint and release the endpoint, demote the old master
+// through c. From the promotion on it must finish: an interrupt or the
+// step's timeout must not release the application to the old master, so it
+// runs on a context of its own.
+func (s *switchover) handOver(ctx context.Context, c *redis.Client) error {
 	ctx, cancel := s.critical(ctx)
 	defer cancel()
 	if err := s.promote(ctx); err != nil {
@@ -214,12 +225,12 @@ func (s *switchover) pauseWrite(ctx context.Context) error {
 		return err
 	}
 	s.release()
-	if s.demote {
-		if err := replicaOf(ctx, s.x, s.from, s.toAddr, s.x.Backend().MasterAuth(s.to)); err != nil {
-			return fmt.Errorf("demote %q: %w", s.from, err)
-		}
+	if !s.demote {
+		return nil
 	}
-	unpause()
+	if err := replicaOfWith(ctx, c, s.from, s.toAddr, s.x.Backend().MasterAuth(s.to)); err != nil {
+		return fmt.Errorf("demote %q: %w", s.from, err)
+	}
 	return nil
 }
 
@@ -275,22 +286,9 @@ func (s *switchover) pauseAll(ctx context.Context) error {
 	if err := s.waitOffset(ctx, start.Add(s.maxPause-s.maxPause/5)); err != nil {
 		return fmt.Errorf("%w (the old master's pause ends by itself after %s)", err, s.maxPause)
 	}
-	ctx, cancel := s.critical(ctx)
-	defer cancel()
-	if err := s.promote(ctx); err != nil {
-		return err
-	}
-	if err := s.repointEndpoint(ctx); err != nil {
-		return err
-	}
-	s.release()
-	s.pause = time.Since(start)
-	if s.demote {
-		if err := replicaOfWith(ctx, slow, s.from, s.toAddr, s.x.Backend().MasterAuth(s.to)); err != nil {
-			return fmt.Errorf("demote %q after its pause: %w", s.from, err)
-		}
-	}
-	return nil
+	// The demotion waits for the old master's pause to end.
+	s.pause = s.maxPause
+	return s.handOver(ctx, slow)
 }
 
 // fence sets min-replicas-to-write 1 on the old master so that, once its
