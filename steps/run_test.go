@@ -277,6 +277,23 @@ step "exec" "fails" {
 	}
 }
 
+// startShared starts n servers with one random password, as replicas of
+// each other need.
+func startShared(t *testing.T, n int) []*redistest.Server {
+	t.Helper()
+	pw := redistest.RandomPassword()
+	out := make([]*redistest.Server, n)
+	for i := range out {
+		out[i] = redistest.Start(t, redistest.WithPassword(pw))
+	}
+	return out
+}
+
+// twoNodeVars sets the variables of twoNodes.
+func twoNodeVars(a, b *redistest.Server) []string {
+	return []string{"a=" + a.Addr, "b=" + b.Addr, "password=" + a.Password}
+}
+
 const twoNodes = `
 variable "a" {}
 variable "b" {}
@@ -297,9 +314,8 @@ node "b" {
 // old master follows it, writes are possible on the new master only, and no
 // pause is left behind.
 func TestSwitchoverLive(t *testing.T) {
-	pw := redistest.RandomPassword()
-	a := redistest.Start(t, redistest.WithPassword(pw))
-	b := redistest.Start(t, redistest.WithPassword(pw))
+	srv := startShared(t, 2)
+	a, b := srv[0], srv[1]
 	ca, cb := a.Client(), b.Client()
 	defer ca.Close()
 	defer cb.Close()
@@ -329,7 +345,7 @@ step "verify" "same" {
   a = node.a
   b = node.b
 }
-`, "a="+a.Addr, "b="+b.Addr, "password="+pw)
+`, twoNodeVars(a, b)...)
 	res := runLive(t, rb)
 	if res.Status != StatusPassed {
 		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
@@ -403,9 +419,8 @@ step "wait" "sync" {
 
 // method = "failover" lets the servers swap roles with FAILOVER TO.
 func TestSwitchoverFailoverMethod(t *testing.T) {
-	pw := redistest.RandomPassword()
-	a := redistest.Start(t, redistest.WithPassword(pw))
-	b := redistest.Start(t, redistest.WithPassword(pw))
+	srv := startShared(t, 2)
+	a, b := srv[0], srv[1]
 	rb := load(t, twoNodes+`
 step "replicate" "attach" {
   replica = node.b
@@ -422,7 +437,7 @@ step "switchover" "swap" {
     condition = node.b.role == "master" && node.a.role == "replica"
   }
 }
-`, "a="+a.Addr, "b="+b.Addr, "password="+pw)
+`, twoNodeVars(a, b)...)
 	res := runLive(t, rb)
 	if res.Status != StatusPassed {
 		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
@@ -435,9 +450,8 @@ step "switchover" "swap" {
 // A switchover whose target does not replicate from the source is refused
 // before anything is written, pointing at the "to" argument.
 func TestSwitchoverRefusesNonReplica(t *testing.T) {
-	pw := redistest.RandomPassword()
-	a := redistest.Start(t, redistest.WithPassword(pw))
-	b := redistest.Start(t, redistest.WithPassword(pw))
+	srv := startShared(t, 2)
+	a, b := srv[0], srv[1]
 	rb := load(t, twoNodes+`
 step "switchover" "swap" {
   from = node.a
@@ -446,7 +460,7 @@ step "switchover" "swap" {
     attempts = 3
   }
 }
-`, "a="+a.Addr, "b="+b.Addr, "password="+pw)
+`, twoNodeVars(a, b)...)
 	res := runLive(t, rb)
 	r := res.Steps[0]
 	if r.Status != StatusFailed || r.Attempts != 1 {
@@ -476,10 +490,8 @@ step "upgrade" "a" {
 // The other replicas of the old master follow the new one after a
 // switchover.
 func TestSwitchoverRepointsOtherReplicas(t *testing.T) {
-	pw := redistest.RandomPassword()
-	a := redistest.Start(t, redistest.WithPassword(pw))
-	b := redistest.Start(t, redistest.WithPassword(pw))
-	c := redistest.Start(t, redistest.WithPassword(pw))
+	srv := startShared(t, 3)
+	a, b, c := srv[0], srv[1], srv[2]
 	rb := load(t, twoNodes+`
 variable "c" {}
 node "c" {
@@ -504,7 +516,7 @@ step "switchover" "swap" {
 step "wait" "followers" {
   until = in_sync(node.c, node.b) && in_sync(node.a, node.b)
 }
-`, "a="+a.Addr, "b="+b.Addr, "c="+c.Addr, "password="+pw)
+`, append(twoNodeVars(a, b), "c="+c.Addr)...)
 	res := runLive(t, rb)
 	if res.Status != StatusPassed {
 		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
@@ -517,10 +529,8 @@ step "wait" "followers" {
 // A replica of the old master that the runbook does not declare could not
 // be re-pointed: the switchover is refused before anything is written.
 func TestSwitchoverNamesUndeclaredReplica(t *testing.T) {
-	pw := redistest.RandomPassword()
-	a := redistest.Start(t, redistest.WithPassword(pw))
-	b := redistest.Start(t, redistest.WithPassword(pw))
-	stray := redistest.Start(t, redistest.WithPassword(pw))
+	srv := startShared(t, 3)
+	a, b, stray := srv[0], srv[1], srv[2]
 	sc := stray.Client()
 	defer sc.Close()
 	if err := sc.Do(context.Background(), "REPLICAOF", a.Host, a.Port).Err(); err != nil {
@@ -538,7 +548,7 @@ step "switchover" "swap" {
   from = node.a
   to   = node.b
 }
-`, "a="+a.Addr, "b="+b.Addr, "password="+pw)
+`, twoNodeVars(a, b)...)
 	res := runLive(t, rb)
 	d := res.Steps[2].Diag
 	if d == nil || !strings.Contains(d.Detail, stray.Addr) || !strings.Contains(d.Detail, "not a node of this runbook") {
