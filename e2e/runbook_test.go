@@ -3,7 +3,10 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -61,10 +64,40 @@ func TestRollingUpgrade(t *testing.T) {
 	}
 }
 
-// A failed step runs the rollback: the status is rolled_back, the error
-// points at the runbook line, and the switch back loses nothing.
+// failingReplicaSwap writes the shipped replica-swap runbook with a step
+// that fails inserted before the step named before, so that its own rollback
+// block is rehearsed. It returns the file and the failing condition's line.
+func failingReplicaSwap(t *testing.T, before string) (string, int) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "runbooks", "replica-swap.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const failing = `step "assert" "impossible" {
+  condition     = node.new.keys > 1000000000
+  error_message = "the new node holds ${node.new.keys} keys, not a billion"
+}
+
+`
+	text := string(src)
+	i := strings.Index(text, before)
+	if i < 0 {
+		t.Fatalf("no %s in the runbook", before)
+	}
+	text = text[:i] + failing + text[i:]
+	path := filepath.Join(t.TempDir(), "replica-swap-failing.hcl")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, strings.Count(text[:i], "\n") + 2
+}
+
+// A failed step after the switchover runs the shipped rollback: the status
+// is rolled_back, the error points at the runbook line, and the switch back
+// loses nothing.
 func TestRollback(t *testing.T) {
-	res := rehearse(t, "e2e/testdata/fail-after-switch.hcl", "--keys", "5000")
+	path, line := failingReplicaSwap(t, `step "assert" "clients_moved"`)
+	res := rehearse(t, path, "--keys", "5000")
 	rep := res.report
 	if res.code != 1 || rep.Status != "rolled_back" {
 		t.Fatalf("exit %d, status %s\n%s", res.code, rep.Status, res.stdout)
@@ -73,7 +106,7 @@ func TestRollback(t *testing.T) {
 	if failed == nil || failed.Status != "failed" {
 		t.Fatalf("step impossible: %+v", failed)
 	}
-	if !regexp.MustCompile(`^e2e/testdata/fail-after-switch\.hcl:42:\d+: .*the new node holds \d+ keys, not a billion`).MatchString(failed.Error) {
+	if !regexp.MustCompile(fmt.Sprintf(`^%s:%d:\d+: .*the new node holds \d+ keys, not a billion`, regexp.QuoteMeta(path), line)).MatchString(failed.Error) {
 		t.Errorf("error does not point at the condition's line: %q", failed.Error)
 	}
 	back := stepByName(rep, "back")
@@ -94,10 +127,12 @@ func TestRollback(t *testing.T) {
 	}
 }
 
-// A failure before the switchover: the rollback detaches the new node and
-// leaves the old master serving; the switch back is skipped by its when.
+// A failure before the switchover: the shipped rollback detaches the new
+// node and leaves the old master serving; the switch back is skipped by its
+// when.
 func TestRollbackBeforeSwitch(t *testing.T) {
-	res := rehearse(t, "e2e/testdata/fail-before-switch.hcl", "--keys", "5000")
+	path, _ := failingReplicaSwap(t, `step "switchover" "promote"`)
+	res := rehearse(t, path, "--keys", "5000")
 	rep := res.report
 	if res.code != 1 || rep.Status != "rolled_back" {
 		t.Fatalf("exit %d, status %s\n%s", res.code, rep.Status, res.stdout)
