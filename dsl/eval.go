@@ -69,10 +69,7 @@ func (s NodeState) Value() cty.Value {
 		}
 	}
 	engine, version := EngineVersionFromInfo(s.Info)
-	role := s.Info["role"]
-	if role == "slave" {
-		role = "replica"
-	}
+	role := RoleFromInfo(s.Info)
 	infoVal := cty.MapValEmpty(cty.String)
 	if len(info) > 0 {
 		infoVal = cty.MapVal(info)
@@ -106,6 +103,14 @@ func EngineVersionFromInfo(info map[string]string) (Engine, string) {
 		return EngineValkey, info["valkey_version"]
 	}
 	return EngineRedis, info["redis_version"]
+}
+
+// RoleFromInfo is "master" or "replica" (INFO says "slave").
+func RoleFromInfo(info map[string]string) string {
+	if info["role"] == "slave" {
+		return "replica"
+	}
+	return info["role"]
 }
 
 func parseKeyspace(s string) map[string]int64 {

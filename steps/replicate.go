@@ -20,11 +20,11 @@ func runReplicate(ctx context.Context, x *Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	mi, err := readInfo(ctx, mc, "server")
+	mi, err := ReadInfo(ctx, mc, "server")
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("INFO on master %q: %w", master, err)
 	}
-	ri, err := readInfo(ctx, rc, "server")
+	ri, err := ReadInfo(ctx, rc, "server")
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("INFO on replica %q: %w", replica, err)
 	}

@@ -108,7 +108,7 @@ func (in *Interpreter) readNode(ctx context.Context, name string, withClients bo
 	if err != nil {
 		return dsl.NodeState{}, fmt.Errorf("node %q: %w", name, err)
 	}
-	info, err := readInfo(ctx, c)
+	info, err := ReadInfo(ctx, c)
 	if err != nil {
 		return dsl.NodeState{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
@@ -122,9 +122,9 @@ func (in *Interpreter) readNode(ctx context.Context, name string, withClients bo
 	return ns, nil
 }
 
-// readInfo sends INFO with the given sections (default set when none) and
-// parses every field.
-func readInfo(ctx context.Context, c *redis.Client, sections ...string) (map[string]string, error) {
+// ReadInfo sends INFO with the given section (the default set when none;
+// Redis 6.0 takes at most one) and parses every field.
+func ReadInfo(ctx context.Context, c *redis.Client, sections ...string) (map[string]string, error) {
 	s, err := c.Info(ctx, sections...).Result()
 	if err != nil {
 		return nil, err
@@ -187,11 +187,11 @@ func (l *liveFuncs) InSync(replica, master string) (bool, error) {
 // read the master's offset FIRST, then the replica's link, sync state,
 // replication id and offset. why says what is missing.
 func inSync(ctx context.Context, replica, master *redis.Client, masterAddr string) (ok bool, why string, err error) {
-	m, err := readInfo(ctx, master, "replication")
+	m, err := ReadInfo(ctx, master, "replication")
 	if err != nil {
 		return false, "", fmt.Errorf("INFO replication on master: %w", err)
 	}
-	r, err := readInfo(ctx, replica, "replication")
+	r, err := ReadInfo(ctx, replica, "replication")
 	if err != nil {
 		return false, "", fmt.Errorf("INFO replication on replica: %w", err)
 	}

@@ -64,11 +64,11 @@ func runSwitchover(ctx context.Context, x *Exec) (cty.Value, error) {
 	}
 
 	// Preflight: read both nodes, decide the sequence, write nothing.
-	fi, err := readInfo(ctx, s.fc)
+	fi, err := ReadInfo(ctx, s.fc)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("INFO on %q: %w", s.from, err)
 	}
-	ti, err := readInfo(ctx, s.tc)
+	ti, err := ReadInfo(ctx, s.tc)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("INFO on %q: %w", s.to, err)
 	}
@@ -195,7 +195,7 @@ func (s *switchover) pauseWrite(ctx context.Context) error {
 		}
 	}
 	defer unpause()
-	info, err := readInfo(ctx, s.fc, "replication")
+	info, err := ReadInfo(ctx, s.fc, "replication")
 	if err != nil {
 		return fmt.Errorf("INFO replication on %q: %w", s.from, err)
 	}
@@ -249,7 +249,7 @@ func (s *switchover) promote(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if info, ierr := readInfo(ctx, s.tc, "replication"); ierr == nil && info["role"] == "master" {
+	if info, ierr := ReadInfo(ctx, s.tc, "replication"); ierr == nil && info["role"] == "master" {
 		s.x.Log("REPLICAOF NO ONE on %s answered %v, but the node is master: going on", s.to, err)
 		return nil
 	}
@@ -330,11 +330,11 @@ func (s *switchover) failover(ctx context.Context) error {
 	defer cancel()
 	deadline := start.Add(s.maxPause + 5*time.Second)
 	for {
-		fi, err := readInfo(ctx, s.fc, "replication")
+		fi, err := ReadInfo(ctx, s.fc, "replication")
 		if err != nil {
 			return fmt.Errorf("INFO replication on %q: %w", s.from, err)
 		}
-		ti, err := readInfo(ctx, s.tc, "replication")
+		ti, err := ReadInfo(ctx, s.tc, "replication")
 		if err != nil {
 			return fmt.Errorf("INFO replication on %q: %w", s.to, err)
 		}
@@ -369,7 +369,7 @@ func (s *switchover) waitOffset(ctx context.Context, deadline time.Time) error {
 	start := time.Now()
 	defer func() { s.replicaWait = time.Since(start) }()
 	for polls := 0; ; polls++ {
-		info, err := readInfo(ctx, s.tc, "replication")
+		info, err := ReadInfo(ctx, s.tc, "replication")
 		if err != nil {
 			return fmt.Errorf("INFO replication on %q: %w", s.to, err)
 		}

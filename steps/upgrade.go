@@ -16,7 +16,7 @@ func runUpgrade(ctx context.Context, x *Exec) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	to := x.Step.Args["version"].Version
-	info, err := readInfo(ctx, c, "server")
+	info, err := ReadInfo(ctx, c, "server")
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("INFO on %q before the upgrade: %w", node, err)
 	}
@@ -27,7 +27,7 @@ func runUpgrade(ctx context.Context, x *Exec) (cty.Value, error) {
 	if err := x.Backend().Upgrade(ctx, node, to); err != nil {
 		return cty.NilVal, fmt.Errorf("upgrade %q %s→%s: %w", node, from, to, err)
 	}
-	info, err = readInfo(ctx, c, "server")
+	info, err = ReadInfo(ctx, c, "server")
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("INFO on %q after the upgrade: %w", node, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/understudy/understudy/steps"
 	"github.com/understudy/understudy/steps/container"
 	"github.com/understudy/understudy/steps/rehearsal"
+	"github.com/zclconf/go-cty/cty"
 )
 
 func runRehearse(args []string, stdout, stderr io.Writer) int {
@@ -82,7 +83,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	for name := range rb.Variables {
 		if rb.SensitiveVar(name) {
 			varsShown[name] = "(sensitive)"
-		} else if v, ok := rb.Var(name); ok && v.IsKnown() && v.Type().FriendlyName() == "string" {
+		} else if v, ok := rb.Var(name); ok && v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
 			varsShown[name] = v.AsString()
 		}
 	}

@@ -211,7 +211,9 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 		tr := writer.Stop()
 		fc, err := be.Client(final)
 		if err == nil {
-			err = writer.Verify(vctx, onDB(fc, TrafficDB), tr)
+			probeDB := onDB(fc, TrafficDB)
+			err = writer.Verify(vctx, probeDB, tr)
+			_ = probeDB.Close()
 		}
 		if err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("read back acknowledged writes from %q: %v", final, err))
@@ -314,22 +316,12 @@ func readNodeInfo(ctx context.Context, be *backend, name string) (nodeInfo, erro
 	if err != nil {
 		return nodeInfo{}, err
 	}
-	s, err := c.Info(ctx).Result() // one section list: 6.0 takes no more than one
+	info, err := steps.ReadInfo(ctx, c)
 	if err != nil {
 		return nodeInfo{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
-	info := map[string]string{}
-	for _, line := range splitLines(s) {
-		if k, v, ok := cut(line, ':'); ok {
-			info[k] = v
-		}
-	}
 	engine, version := dsl.EngineVersionFromInfo(info)
-	role := info["role"]
-	if role == "slave" {
-		role = "replica"
-	}
-	return nodeInfo{engine: engine, version: version, role: role}, nil
+	return nodeInfo{engine: engine, version: version, role: dsl.RoleFromInfo(info)}, nil
 }
 
 // seedTargets are the nodes whose rehearsal block says seed = true, or,
