@@ -148,6 +148,9 @@ const (
 	SwitchFailover = "failover"
 )
 
+// DefaultMaxPause bounds the write pause of a switchover (max_pause).
+const DefaultMaxPause = 2 * time.Second
+
 var switchoverKind = &KindSpec{
 	Name: "switchover",
 	Doc: "Moves the master role and the application from one node to another without losing acknowledged writes: " +

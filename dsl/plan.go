@@ -5,7 +5,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -210,9 +209,6 @@ func (r *Runbook) describeSwitchover(s *Step, ver map[string]Version) []string {
 	out = append(out, fmt.Sprintf("other replicas of node.%s are re-pointed to node.%s; writes stay paused for at most %s", from, to, s.DurationArg("max_pause", DefaultMaxPause)))
 	return out
 }
-
-// DefaultMaxPause bounds the write pause of a switchover.
-const DefaultMaxPause = 2 * time.Second
 
 // exprText returns an expression's source text as written.
 func (r *Runbook) exprText(expr hcl.Expression) string {
