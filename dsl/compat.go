@@ -3,6 +3,7 @@ package dsl
 import (
 	"errors"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -16,7 +17,7 @@ import (
 // the point of no return.
 func (r *Runbook) checkVersions() hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	ver := map[string]Version{}
+	ver := map[string]redis.Version{}
 	for name, n := range r.Nodes {
 		if n.Rehearsal != nil {
 			ver[name] = n.Rehearsal.Version
@@ -30,7 +31,7 @@ func (r *Runbook) checkVersions() hcl.Diagnostics {
 			vr, okr := ver[replica]
 			vm, okm := ver[master]
 			if okr && okm {
-				if err := CheckReplication(vm, vr); err != nil {
+				if err := redis.CheckReplication(vm, vr); err != nil {
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  "Versions cannot replicate",
@@ -71,10 +72,10 @@ func (r *Runbook) checkVersions() hcl.Diagnostics {
 				continue
 			}
 			var why []string
-			if err := CheckReplication(vt, vf); err != nil {
+			if err := redis.CheckReplication(vt, vf); err != nil {
 				why = append(why, fmt.Sprintf("after it, %q (%s) can follow %q (%s) only by partial resync; a full resync fails: %s", from, vf, to, vt, err))
 			}
-			if vf.Engine == EngineRedis && !vf.AtLeast(7, 0) && vt.AtLeast(7, 0) {
+			if vf.Engine == redis.EngineRedis && !vf.AtLeast(7, 0) && vt.AtLeast(7, 0) {
 				why = append(why, fmt.Sprintf("after the first write on %q (%s), commands such as SET .. EX propagate as SET .. PXAT, which %q (%s) does not know: it diverges silently", to, vt, from, vf))
 			}
 			s.PointOfNoReturn = strings.Join(why, "; and ")
@@ -85,14 +86,14 @@ func (r *Runbook) checkVersions() hcl.Diagnostics {
 
 // checkUpgrade reports why a node of version from cannot restart as to with
 // its data.
-func checkUpgrade(from, to Version) error {
-	if from.Engine == EngineValkey && to.Engine == EngineRedis {
+func checkUpgrade(from, to redis.Version) error {
+	if from.Engine == redis.EngineValkey && to.Engine == redis.EngineRedis {
 		return errors.New("the RDB files Valkey writes cannot be loaded by Redis")
 	}
 	if from.Engine == to.Engine && from.RDBVersion() > to.RDBVersion() {
 		return fmt.Errorf("%s writes RDB version %d, %s reads up to %d", from, from.RDBVersion(), to, to.RDBVersion())
 	}
-	if from.Engine == EngineRedis && to.Engine == EngineValkey && from.RDBVersion() > 11 {
+	if from.Engine == redis.EngineRedis && to.Engine == redis.EngineValkey && from.RDBVersion() > 11 {
 		return fmt.Errorf("%s writes RDB version %d, Valkey reads up to 11", from, from.RDBVersion())
 	}
 	return nil

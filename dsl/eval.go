@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,18 +59,18 @@ func (s NodeState) Value() cty.Value {
 		info[k] = cty.StringVal(v)
 		if strings.HasPrefix(k, "db") {
 			if _, err := strconv.Atoi(k[2:]); err == nil {
-				ks := parseKeyspace(v)
-				total += ks["keys"]
+				ks := redis.ParseKeyspace(v)
+				total += ks.Keys
 				keyspace[k] = cty.ObjectVal(map[string]cty.Value{
-					"keys":    cty.NumberIntVal(ks["keys"]),
-					"expires": cty.NumberIntVal(ks["expires"]),
-					"avg_ttl": cty.NumberIntVal(ks["avg_ttl"]),
+					"keys":    cty.NumberIntVal(ks.Keys),
+					"expires": cty.NumberIntVal(ks.Expires),
+					"avg_ttl": cty.NumberIntVal(ks.AvgTTL),
 				})
 			}
 		}
 	}
-	engine, version := EngineVersionFromInfo(s.Info)
-	role := RoleFromInfo(s.Info)
+	engine, version := redis.EngineVersionFromInfo(s.Info)
+	role := redis.RoleFromInfo(s.Info)
 	infoVal := cty.MapValEmpty(cty.String)
 	if len(info) > 0 {
 		infoVal = cty.MapVal(info)
@@ -93,37 +94,6 @@ func (s NodeState) Value() cty.Value {
 		"keys":        cty.NumberIntVal(total),
 		"keyspace":    ksVal,
 	})
-}
-
-// EngineVersionFromInfo tells the engine and its own version number from
-// INFO server fields: Valkey reports redis_version:7.2.4 forever, so it is
-// told by server_name:valkey and valkey_version.
-func EngineVersionFromInfo(info map[string]string) (Engine, string) {
-	if info["server_name"] == "valkey" || info["valkey_version"] != "" {
-		return EngineValkey, info["valkey_version"]
-	}
-	return EngineRedis, info["redis_version"]
-}
-
-// RoleFromInfo is "master" or "replica" (INFO says "slave").
-func RoleFromInfo(info map[string]string) string {
-	if info["role"] == "slave" {
-		return "replica"
-	}
-	return info["role"]
-}
-
-func parseKeyspace(s string) map[string]int64 {
-	out := map[string]int64{}
-	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		out[k] = n
-	}
-	return out
 }
 
 // unknownNode is node.NAME before any server was read.
@@ -354,13 +324,13 @@ func (r *Runbook) checkNodeTraversal(tr hcl.Traversal) hcl.Diagnostics {
 			field = f.Key.AsString()
 		}
 	}
-	if field == "" || knownInfoField(field) {
+	if field == "" || redis.KnownInfoField(field) {
 		return nil
 	}
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagWarning,
 		Summary:  "Unknown INFO field",
-		Detail:   fmt.Sprintf("%q is not an INFO field understudy knows; if the server does not report it, the step fails when it runs.%s", field, suggest(field, infoFields)),
+		Detail:   fmt.Sprintf("%q is not an INFO field understudy knows; if the server does not report it, the step fails when it runs.%s", field, suggest(field, redis.InfoFields)),
 		Subject:  tr.SourceRange().Ptr(),
 	}}
 }

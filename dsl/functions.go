@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,11 +155,11 @@ var versionAtLeastFunc = function.New(&function.Spec{
 })
 
 // versionArgs parses the two version arguments of the version functions.
-func versionArgs(args []cty.Value) (a, b Version, err error) {
-	if a, err = ParseVersion(args[0].AsString()); err != nil {
+func versionArgs(args []cty.Value) (a, b redis.Version, err error) {
+	if a, err = redis.ParseVersion(args[0].AsString()); err != nil {
 		return a, b, function.NewArgError(0, err)
 	}
-	if b, err = ParseVersion(args[1].AsString()); err != nil {
+	if b, err = redis.ParseVersion(args[1].AsString()); err != nil {
 		return a, b, function.NewArgError(1, err)
 	}
 	return a, b, nil

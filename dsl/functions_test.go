@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"github.com/understudy/understudy/steps/redis"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,7 +152,7 @@ func TestCheckReplication(t *testing.T) {
 		{"valkey:8.1", "7.0", false},
 		{"valkey:9.1", "valkey:8.1", false},
 	} {
-		err := CheckReplication(MustParseVersion(tc.master), MustParseVersion(tc.replica))
+		err := redis.CheckReplication(redis.MustParseVersion(tc.master), redis.MustParseVersion(tc.replica))
 		if (err == nil) != tc.ok {
 			t.Errorf("%s master, %s replica: %v", tc.master, tc.replica, err)
 		}

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -30,7 +31,7 @@ type Node struct {
 
 // NodeRehearsal is the rehearsal block of a node.
 type NodeRehearsal struct {
-	Version Version
+	Version redis.Version
 	// Seed says whether the rehearsal loads test data into this node before
 	// the first step. Unset (nil): the nodes an endpoint targets are seeded.
 	Seed      *bool
@@ -77,7 +78,7 @@ func (r *Runbook) decodeNodeRehearsalBlock(b *hcl.Block) (*NodeRehearsal, hcl.Di
 		s, sDiags := r.staticString(attr.Expr, "The rehearsal version")
 		diags = append(diags, sDiags...)
 		if !sDiags.HasErrors() && s != "" {
-			v, err := ParseVersion(s)
+			v, err := redis.ParseVersion(s)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"io"
 	"sort"
 	"strings"
@@ -107,8 +108,8 @@ func (r *Runbook) BuildPlan(name string) *Plan {
 	return p
 }
 
-func (r *Runbook) rehearsalVersions() map[string]Version {
-	ver := map[string]Version{}
+func (r *Runbook) rehearsalVersions() map[string]redis.Version {
+	ver := map[string]redis.Version{}
 	for name, n := range r.Nodes {
 		if n.Rehearsal != nil {
 			ver[name] = n.Rehearsal.Version
@@ -117,7 +118,7 @@ func (r *Runbook) rehearsalVersions() map[string]Version {
 	return ver
 }
 
-func (r *Runbook) planStep(num int, s *Step, ver map[string]Version) PlanStep {
+func (r *Runbook) planStep(num int, s *Step, ver map[string]redis.Version) PlanStep {
 	ps := PlanStep{
 		Number: num, Kind: s.Kind, Name: s.Name, Description: s.Description,
 		Source:    fmt.Sprintf("%s:%d", s.DeclRange.Filename, s.DeclRange.Start.Line),
@@ -177,7 +178,7 @@ func (r *Runbook) planStep(num int, s *Step, ver map[string]Version) PlanStep {
 	return ps
 }
 
-func (r *Runbook) describeSwitchover(s *Step, ver map[string]Version) []string {
+func (r *Runbook) describeSwitchover(s *Step, ver map[string]redis.Version) []string {
 	from, to := s.NodeArg("from"), s.NodeArg("to")
 	method := s.StringArg("method", SwitchAuto)
 	var out []string
@@ -185,7 +186,7 @@ func (r *Runbook) describeSwitchover(s *Step, ver map[string]Version) []string {
 	if a, ok := s.Args["endpoint"]; ok {
 		ep = a.Ref
 	}
-	seq := func(v Version) string {
+	seq := func(v redis.Version) string {
 		switch {
 		case method == SwitchFailover:
 			return fmt.Sprintf("FAILOVER TO <node.%s> on node.%s, then waits until node.%s is master", to, from, to)

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"strings"
 	"time"
 
@@ -77,7 +78,7 @@ type Arg struct {
 	// known without a server, possibly unknown.
 	Value    cty.Value
 	Duration time.Duration
-	Version  Version
+	Version  redis.Version
 }
 
 // Defaults of the common settings.
@@ -330,7 +331,7 @@ func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*
 		var s string
 		s, diags = r.staticString(attr.Expr, what)
 		if !diags.HasErrors() && s != "" {
-			v, err := ParseVersion(s)
+			v, err := redis.ParseVersion(s)
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid version", Detail: err.Error() + ".", Subject: attr.Expr.Range().Ptr()})
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"github.com/understudy/understudy/steps/redis"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
-	"github.com/understudy/understudy/steps/container"
+	"github.com/understudy/understudy/steps/rehearsal/container"
 )
 
 // Against live nodes whose versions the runbook does not state, the
@@ -23,11 +24,11 @@ func TestReplicateRefusedAtRunTime(t *testing.T) {
 	defer cancel()
 	session := container.NewSessionID()
 	defer func() { _ = container.RemoveSession(context.WithoutCancel(ctx), session) }()
-	master, err := container.Run(ctx, "master", dsl.MustParseVersion("8.0"), container.WithSession(session))
+	master, err := container.Run(ctx, "master", redis.MustParseVersion("8.0"), container.WithSession(session))
 	if err != nil {
 		t.Fatal(err)
 	}
-	replica, err := container.Run(ctx, "replica", dsl.MustParseVersion("7.0"), container.WithSession(session), container.WithPassword(master.Password()))
+	replica, err := container.Run(ctx, "replica", redis.MustParseVersion("7.0"), container.WithSession(session), container.WithPassword(master.Password()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,9 @@ package steps
 
 import (
 	"context"
+	"github.com/understudy/understudy/steps/redis"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/understudy/understudy/dsl"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Backend is the node contract: how the interpreter reaches the nodes of a
@@ -13,7 +13,7 @@ import (
 type Backend interface {
 	// Client returns the controller's client for a node. The backend owns
 	// it; callers do not close it.
-	Client(node string) (*redis.Client, error)
+	Client(node string) (*goredis.Client, error)
 	// Address is host:port as other nodes reach the node (for REPLICAOF).
 	Address(node string) (string, error)
 	// MasterAuth is what other nodes use to replicate from this one: the
@@ -22,7 +22,7 @@ type Backend interface {
 	MasterAuth(node string) Auth
 	// Upgrade replaces the node's server with version v, keeping its data
 	// and address.
-	Upgrade(ctx context.Context, node string, v dsl.Version) error
+	Upgrade(ctx context.Context, node string, v redis.Version) error
 }
 
 // Endpoint is where the application connects: a proxy in a rehearsal, a

@@ -3,11 +3,12 @@ package steps
 import (
 	"context"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"os/exec"
 	"strings"
 	"sync"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
 )
 
@@ -36,13 +37,13 @@ func (b *LiveBackend) node(name string) (*dsl.Node, error) {
 }
 
 // Client returns a client named understudy (see ClientName).
-func (b *LiveBackend) Client(name string) (*redis.Client, error) {
-	return b.Get(name, func() (*redis.Options, error) {
+func (b *LiveBackend) Client(name string) (*goredis.Client, error) {
+	return b.Get(name, func() (*goredis.Options, error) {
 		n, err := b.node(name)
 		if err != nil {
 			return nil, err
 		}
-		return &redis.Options{Addr: n.Address, Username: n.Username, Password: n.Password}, nil
+		return &goredis.Options{Addr: n.Address, Username: n.Username, Password: n.Password}, nil
 	})
 }
 
@@ -64,7 +65,7 @@ func (b *LiveBackend) MasterAuth(name string) Auth {
 }
 
 // Upgrade refuses: live upgrades need lifecycle commands.
-func (b *LiveBackend) Upgrade(_ context.Context, name string, v dsl.Version) error {
+func (b *LiveBackend) Upgrade(_ context.Context, name string, v redis.Version) error {
 	return Permanent(fmt.Errorf("upgrading live node %q to %s needs a lifecycle command (systemctl, docker, kubectl), which understudy does not run yet", name, v))
 }
 

@@ -3,8 +3,8 @@ package steps
 import (
 	"context"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 
-	"github.com/understudy/understudy/dsl"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -36,7 +36,7 @@ func runReplicate(ctx context.Context, x *Exec) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	if err := dsl.CheckReplication(mv, rv); err != nil {
+	if err := redis.CheckReplication(mv, rv); err != nil {
 		return cty.NilVal, Permanent(errorAt(x.Step.NameRange, "Versions cannot replicate", "Refused before any write: %s.", err))
 	}
 	addr, err := x.Backend().Address(master)

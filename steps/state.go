@@ -3,12 +3,13 @@ package steps
 import (
 	"context"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"net"
 	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -78,7 +79,7 @@ func mentions(expr hcl.Expression, node, attr string) bool {
 
 // appClients counts the connections of a node that are neither
 // understudy's own (CLIENT SETNAME understudy) nor replication links.
-func appClients(ctx context.Context, c *redis.Client) (int64, error) {
+func appClients(ctx context.Context, c *goredis.Client) (int64, error) {
 	list, err := c.ClientList(ctx).Result()
 	if err != nil {
 		return 0, err
@@ -124,7 +125,7 @@ func (in *Interpreter) readNode(ctx context.Context, name string, withClients bo
 
 // ReadInfo sends INFO with the given section (the default set when none;
 // Redis 6.0 takes at most one) and parses every field.
-func ReadInfo(ctx context.Context, c *redis.Client, sections ...string) (map[string]string, error) {
+func ReadInfo(ctx context.Context, c *goredis.Client, sections ...string) (map[string]string, error) {
 	s, err := c.Info(ctx, sections...).Result()
 	if err != nil {
 		return nil, err
@@ -153,11 +154,11 @@ func infoInt(info map[string]string, key string) int64 {
 }
 
 // nodeVersion tells a node's engine and version from INFO.
-func nodeVersion(info map[string]string) (dsl.Version, error) {
-	engine, num := dsl.EngineVersionFromInfo(info)
-	v, err := dsl.ParseVersion(num)
+func nodeVersion(info map[string]string) (redis.Version, error) {
+	engine, num := redis.EngineVersionFromInfo(info)
+	v, err := redis.ParseVersion(num)
 	if err != nil {
-		return dsl.Version{}, fmt.Errorf("cannot read the server version from INFO: %w", err)
+		return redis.Version{}, fmt.Errorf("cannot read the server version from INFO: %w", err)
 	}
 	v.Engine = engine
 	return v, nil
@@ -186,7 +187,7 @@ func (l *liveFuncs) InSync(replica, master string) (bool, error) {
 // inSync checks a replica against its master the way redis-facts.md says:
 // read the master's offset FIRST, then the replica's link, sync state,
 // replication id and offset. why says what is missing.
-func inSync(ctx context.Context, replica, master *redis.Client, masterAddr string) (ok bool, why string, err error) {
+func inSync(ctx context.Context, replica, master *goredis.Client, masterAddr string) (ok bool, why string, err error) {
 	m, err := ReadInfo(ctx, master, "replication")
 	if err != nil {
 		return false, "", fmt.Errorf("INFO replication on master: %w", err)

@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
-	"github.com/understudy/understudy/steps/container"
 	"github.com/understudy/understudy/steps/rehearsal"
+	"github.com/understudy/understudy/steps/rehearsal/container"
 	"github.com/zclconf/go-cty/cty"
 )
 

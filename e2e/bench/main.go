@@ -17,8 +17,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/understudy/understudy/dsl"
-	"github.com/understudy/understudy/steps/container"
 	"github.com/understudy/understudy/steps/rehearsal"
+	"github.com/understudy/understudy/steps/rehearsal/container"
 	"github.com/understudy/understudy/steps/report"
 )
 

@@ -3,12 +3,12 @@ package rehearsal
 import (
 	"context"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"sync"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/understudy/understudy/dsl"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/steps"
-	"github.com/understudy/understudy/steps/container"
+	"github.com/understudy/understudy/steps/rehearsal/container"
 )
 
 // backend is the node contract over rehearsal containers.
@@ -32,13 +32,13 @@ func (b *backend) node(name string) (*container.Node, error) {
 	return n, nil
 }
 
-func (b *backend) Client(name string) (*redis.Client, error) {
-	return b.Get(name, func() (*redis.Options, error) {
+func (b *backend) Client(name string) (*goredis.Client, error) {
+	return b.Get(name, func() (*goredis.Options, error) {
 		n, err := b.node(name)
 		if err != nil {
 			return nil, err
 		}
-		return &redis.Options{Addr: n.Addr(), Password: n.Password()}, nil
+		return &goredis.Options{Addr: n.Addr(), Password: n.Password()}, nil
 	})
 }
 
@@ -58,7 +58,7 @@ func (b *backend) MasterAuth(name string) steps.Auth {
 	return steps.Auth{Password: n.Password()}
 }
 
-func (b *backend) Upgrade(ctx context.Context, name string, v dsl.Version) error {
+func (b *backend) Upgrade(ctx context.Context, name string, v redis.Version) error {
 	n, err := b.node(name)
 	if err != nil {
 		return err

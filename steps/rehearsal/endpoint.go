@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/understudy/understudy/steps/proxy"
+	"github.com/understudy/understudy/steps/rehearsal/proxy"
 )
 
 // endpoint is an endpoint as a proxy the rehearsal controls.

@@ -6,21 +6,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"io"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
-	"github.com/understudy/understudy/steps/container"
 	"github.com/understudy/understudy/steps/dataset"
-	"github.com/understudy/understudy/steps/proxy"
+	"github.com/understudy/understudy/steps/rehearsal/container"
+	"github.com/understudy/understudy/steps/rehearsal/proxy"
+	"github.com/understudy/understudy/steps/rehearsal/traffic"
 	"github.com/understudy/understudy/steps/report"
-	"github.com/understudy/understudy/steps/traffic"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
@@ -307,7 +308,7 @@ func startNodes(ctx context.Context, rb *dsl.Runbook, be *backend, session, pass
 }
 
 type nodeInfo struct {
-	engine        dsl.Engine
+	engine        redis.Engine
 	version, role string
 }
 
@@ -320,8 +321,8 @@ func readNodeInfo(ctx context.Context, be *backend, name string) (nodeInfo, erro
 	if err != nil {
 		return nodeInfo{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
-	engine, version := dsl.EngineVersionFromInfo(info)
-	return nodeInfo{engine: engine, version: version, role: dsl.RoleFromInfo(info)}, nil
+	engine, version := redis.EngineVersionFromInfo(info)
+	return nodeInfo{engine: engine, version: version, role: redis.RoleFromInfo(info)}, nil
 }
 
 // seedTargets are the nodes whose rehearsal block says seed = true, or,
@@ -424,9 +425,9 @@ func (o *observer) StepFinished(r *steps.StepResult) {
 	}
 }
 
-func onDB(c *redis.Client, db int) *redis.Client {
+func onDB(c *goredis.Client, db int) *goredis.Client {
 	o := c.Options()
-	return redis.NewClient(&redis.Options{Addr: o.Addr, Password: o.Password, ClientName: o.ClientName, DB: db})
+	return goredis.NewClient(&goredis.Options{Addr: o.Addr, Password: o.Password, ClientName: o.ClientName, DB: db})
 }
 
 func firstNonZero(vals ...int) int {

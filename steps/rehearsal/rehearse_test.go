@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/dsl"
-	"github.com/understudy/understudy/steps/container"
+	"github.com/understudy/understudy/steps/rehearsal/container"
 )
 
 // A whole rehearsal of the shipped runbook with a known password: it passes,

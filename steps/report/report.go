@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/understudy/understudy/steps/traffic"
+	"github.com/understudy/understudy/steps/rehearsal/traffic"
 )
 
 // Report is the JSON document of one run.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/internal/redistest"
-	"github.com/understudy/understudy/steps/traffic"
+	"github.com/understudy/understudy/steps/rehearsal/traffic"
 )
 
 func startWriter(t *testing.T, ctx context.Context, o traffic.Options) *traffic.Writer {

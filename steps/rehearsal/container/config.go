@@ -4,12 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/understudy/understudy/dsl"
 )
 
 // Paths inside a node container.
@@ -24,7 +23,7 @@ const (
 //
 // replicaOf ("host port", or "") makes the server start as a replica, as a
 // production replica whose config file names its master would.
-func serverConfig(v dsl.Version, port int, password, replicaOf string) string {
+func serverConfig(v redis.Version, port int, password, replicaOf string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by understudy for a %s rehearsal node; mounted read-only.\n", v)
 	b.WriteString("bind 127.0.0.1\n")
@@ -71,8 +70,8 @@ func quoteConfigArg(s string) string {
 
 // serverBinary is the server program of an engine, on PATH in both the
 // local and the official images.
-func serverBinary(e dsl.Engine) string {
-	if e == dsl.EngineValkey {
+func serverBinary(e redis.Engine) string {
+	if e == redis.EngineValkey {
 		return "valkey-server"
 	}
 	return "redis-server"

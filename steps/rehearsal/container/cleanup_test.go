@@ -1,6 +1,7 @@
 package container
 
 import (
+	"github.com/understudy/understudy/steps/redis"
 	"os"
 	"os/exec"
 	"strconv"
@@ -8,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/testcontainers/testcontainers-go"
-
-	"github.com/understudy/understudy/dsl"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -39,7 +38,7 @@ func TestTerminate(t *testing.T) {
 	for name, err := range map[string]error{
 		"Start":   n.Start(ctx),
 		"Stop":    n.Stop(ctx),
-		"Replace": n.Replace(ctx, dsl.MustParseVersion("7.0")),
+		"Replace": n.Replace(ctx, redis.MustParseVersion("7.0")),
 	} {
 		if err == nil || !strings.Contains(err.Error(), "terminated") {
 			t.Errorf("%s after Terminate: %v, want an error saying the node was terminated", name, err)

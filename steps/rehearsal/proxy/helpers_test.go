@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/understudy/understudy/internal/redistest"
-	"github.com/understudy/understudy/steps/proxy"
+	"github.com/understudy/understudy/steps/rehearsal/proxy"
 )
 
 // startProxy listens on loopback and closes the proxy when the test ends.

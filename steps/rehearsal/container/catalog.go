@@ -3,10 +3,9 @@ package container
 import (
 	"context"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"os"
 	"strings"
-
-	"github.com/understudy/understudy/dsl"
 )
 
 // EnvImages is the environment variable that chooses where node images come
@@ -52,20 +51,20 @@ func SourceFromEnv() (Source, error) {
 }
 
 // known lists the versions images/build.sh can build locally, by series.
-var known = []dsl.Version{
-	{Engine: dsl.EngineRedis, Major: 6, Minor: 0, Patch: -1},
-	{Engine: dsl.EngineRedis, Major: 7, Minor: 0, Patch: -1},
-	{Engine: dsl.EngineRedis, Major: 8, Minor: 0, Patch: -1},
-	{Engine: dsl.EngineValkey, Major: 8, Minor: 1, Patch: -1},
+var known = []redis.Version{
+	{Engine: redis.EngineRedis, Major: 6, Minor: 0, Patch: -1},
+	{Engine: redis.EngineRedis, Major: 7, Minor: 0, Patch: -1},
+	{Engine: redis.EngineRedis, Major: 8, Minor: 0, Patch: -1},
+	{Engine: redis.EngineValkey, Major: 8, Minor: 1, Patch: -1},
 }
 
 // Known returns the versions that have a local image recipe
 // (images/build.sh), by series.
-func Known() []dsl.Version {
-	return append([]dsl.Version(nil), known...)
+func Known() []redis.Version {
+	return append([]redis.Version(nil), known...)
 }
 
-func isKnown(v dsl.Version) bool {
+func isKnown(v redis.Version) bool {
 	for _, k := range known {
 		if k == v.Series() {
 			return true
@@ -106,12 +105,12 @@ func CatalogFromEnv() (Catalog, error) {
 
 // OfficialImage returns the official image reference of v: redis:X.Y[.Z] or
 // valkey/valkey:X.Y[.Z].
-func OfficialImage(v dsl.Version) (string, error) {
+func OfficialImage(v redis.Version) (string, error) {
 	tag := strings.TrimPrefix(v.String(), "valkey:")
 	switch v.Engine {
-	case dsl.EngineRedis:
+	case redis.EngineRedis:
 		return "redis:" + tag, nil
-	case dsl.EngineValkey:
+	case redis.EngineValkey:
 		return "valkey/valkey:" + tag, nil
 	}
 	return "", fmt.Errorf("no image for engine %q", v.Engine)
@@ -119,15 +118,15 @@ func OfficialImage(v dsl.Version) (string, error) {
 
 // LocalImage returns the reference of the image images/build.sh builds for
 // the series of v: understudy/redis:X.Y or understudy/valkey:X.Y.
-func LocalImage(v dsl.Version) (string, error) { return Catalog{}.localImage(v) }
+func LocalImage(v redis.Version) (string, error) { return Catalog{}.localImage(v) }
 
-func (c Catalog) localImage(v dsl.Version) (string, error) {
+func (c Catalog) localImage(v redis.Version) (string, error) {
 	repo := c.localRepo
 	if repo == "" {
 		repo = "understudy"
 	}
 	switch v.Engine {
-	case dsl.EngineRedis, dsl.EngineValkey:
+	case redis.EngineRedis, redis.EngineValkey:
 	default:
 		return "", fmt.Errorf("no image for engine %q", v.Engine)
 	}
@@ -139,7 +138,7 @@ func (c Catalog) localImage(v dsl.Version) (string, error) {
 // Docker engine whether the local image exists; with SourceLocal a missing
 // image is an error that says how to build it. The official image is not
 // pulled here: Run pulls it when it starts the node.
-func (c Catalog) Image(ctx context.Context, v dsl.Version) (string, error) {
+func (c Catalog) Image(ctx context.Context, v redis.Version) (string, error) {
 	src := c.Source
 	if src == "" {
 		src = SourceAuto
@@ -170,7 +169,7 @@ func (c Catalog) Image(ctx context.Context, v dsl.Version) (string, error) {
 	return "", err
 }
 
-func (c Catalog) localImageChecked(ctx context.Context, v dsl.Version) (string, error) {
+func (c Catalog) localImageChecked(ctx context.Context, v redis.Version) (string, error) {
 	ref, err := c.localImage(v)
 	if err != nil {
 		return "", err

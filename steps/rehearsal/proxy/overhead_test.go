@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/understudy/understudy/internal/redistest"
-	"github.com/understudy/understudy/steps/proxy"
+	"github.com/understudy/understudy/steps/rehearsal/proxy"
 )
 
 // roundTrip is the mean time of n sequential SETs.

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"os"
 	"strconv"
 	"strings"
@@ -10,9 +11,7 @@ import (
 	"time"
 
 	dockercontainer "github.com/moby/moby/api/types/container"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/understudy/understudy/dsl"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // TestMain fails the run when a test left a container behind: every test
@@ -51,7 +50,7 @@ func testCtx(t *testing.T) context.Context {
 func runNode(t *testing.T, ctx context.Context, name, version string, opts ...Option) *Node {
 	t.Helper()
 	opts = append([]Option{WithSession("test-" + NewSessionID())}, opts...)
-	n, err := Run(ctx, name, dsl.MustParseVersion(version), opts...)
+	n, err := Run(ctx, name, redis.MustParseVersion(version), opts...)
 	if err != nil {
 		t.Fatalf("Run %s %s: %v", name, version, err)
 	}
@@ -64,7 +63,7 @@ func runNode(t *testing.T, ctx context.Context, name, version string, opts ...Op
 }
 
 // info returns one field of an INFO section.
-func info(t *testing.T, ctx context.Context, c *redis.Client, section, field string) string {
+func info(t *testing.T, ctx context.Context, c *goredis.Client, section, field string) string {
 	t.Helper()
 	s, err := c.Info(ctx, section).Result()
 	if err != nil {

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"net"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/understudy/understudy/dsl"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // pollInterval is the pause between two readiness probes.
@@ -48,7 +47,7 @@ func (n *Node) waitReady(ctx context.Context) error {
 }
 
 // probe checks that the server answers PING and is not loading its dataset.
-func probe(ctx context.Context, cl *redis.Client) error {
+func probe(ctx context.Context, cl *goredis.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	// A plain dial first: go-redis logs every failed dial of its pool.
@@ -203,7 +202,7 @@ func (n *Node) start(ctx context.Context) error {
 // container stays (Logs shows why; usually it has exited). Replace back to
 // the old version is then the rollback: a server that fails to load a
 // dataset leaves the file as it was.
-func (n *Node) Replace(ctx context.Context, to dsl.Version) error {
+func (n *Node) Replace(ctx context.Context, to redis.Version) error {
 	n.op.Lock()
 	defer n.op.Unlock()
 	from := n.Version()
@@ -213,7 +212,7 @@ func (n *Node) Replace(ctx context.Context, to dsl.Version) error {
 	return nil
 }
 
-func (n *Node) replace(ctx context.Context, to dsl.Version) error {
+func (n *Node) replace(ctx context.Context, to redis.Version) error {
 	_, running, err := n.container(ctx)
 	if err != nil {
 		return err

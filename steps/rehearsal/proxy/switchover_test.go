@@ -11,8 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/understudy/understudy/internal/redistest"
-	"github.com/understudy/understudy/steps/proxy"
-	"github.com/understudy/understudy/steps/traffic"
+	"github.com/understudy/understudy/steps/rehearsal/proxy"
+	"github.com/understudy/understudy/steps/rehearsal/traffic"
 )
 
 // switchover runs the lossless sequence from A to B through p and returns how

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"encoding/json"
+	"github.com/understudy/understudy/steps/redis"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,23 +12,21 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/understudy/understudy/dsl"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // seed writes keys of several types and returns DEBUG DIGEST, which hashes
 // their content the same way on 6.0, 7.0, 8.0 and Valkey 8.1.
-func seed(t *testing.T, ctx context.Context, c *redis.Client) {
+func seed(t *testing.T, ctx context.Context, c *goredis.Client) {
 	t.Helper()
-	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Set(ctx, "s", "string value", 0)
 		p.Set(ctx, "ttl", "expires", time.Hour)
 		p.HSet(ctx, "h", "f1", "v1", "f2", "v2")
 		p.RPush(ctx, "l", "a", "b", "c")
 		p.SAdd(ctx, "set", "x", "y")
-		p.ZAdd(ctx, "z", redis.Z{Score: 1, Member: "one"}, redis.Z{Score: 2, Member: "two"})
-		p.XAdd(ctx, &redis.XAddArgs{Stream: "st", ID: "1-1", Values: []any{"k", "v"}})
+		p.ZAdd(ctx, "z", goredis.Z{Score: 1, Member: "one"}, goredis.Z{Score: 2, Member: "two"})
+		p.XAdd(ctx, &goredis.XAddArgs{Stream: "st", ID: "1-1", Values: []any{"k", "v"}})
 		return nil
 	})
 	if err != nil {
@@ -36,7 +35,7 @@ func seed(t *testing.T, ctx context.Context, c *redis.Client) {
 }
 
 // checkSeed verifies the keys written by seed.
-func checkSeed(t *testing.T, ctx context.Context, c *redis.Client) {
+func checkSeed(t *testing.T, ctx context.Context, c *goredis.Client) {
 	t.Helper()
 	if v, err := c.Get(ctx, "s").Result(); err != nil || v != "string value" {
 		t.Errorf("GET s = %q, %v", v, err)
@@ -61,7 +60,7 @@ func checkSeed(t *testing.T, ctx context.Context, c *redis.Client) {
 	}
 }
 
-func digest(t *testing.T, ctx context.Context, c *redis.Client) string {
+func digest(t *testing.T, ctx context.Context, c *goredis.Client) string {
 	t.Helper()
 	d, err := c.Do(ctx, "DEBUG", "DIGEST").Text()
 	if err != nil {
@@ -87,7 +86,7 @@ func TestReplaceChain(t *testing.T) {
 	for _, to := range []string{"7.0", "8.0"} {
 		oldID := n.ContainerID()
 		start := time.Now()
-		if err := n.Replace(ctx, dsl.MustParseVersion(to)); err != nil {
+		if err := n.Replace(ctx, redis.MustParseVersion(to)); err != nil {
 			t.Fatalf("Replace → %s: %v", to, err)
 		}
 		t.Logf("Replace → %s took %s", to, time.Since(start).Round(time.Millisecond))
@@ -132,7 +131,7 @@ func TestReplaceToValkey(t *testing.T) {
 		t.Fatal("a Redis 7.0 node reports server_name:valkey")
 	}
 
-	if err := n.Replace(ctx, dsl.MustParseVersion("valkey:8.1")); err != nil {
+	if err := n.Replace(ctx, redis.MustParseVersion("valkey:8.1")); err != nil {
 		t.Fatal(err)
 	}
 	if got := info(t, ctx, c, "server", "server_name"); got != "valkey" {
@@ -160,7 +159,7 @@ func TestReplaceRefusedThenRollback(t *testing.T) {
 	seed(t, ctx, c)
 
 	start := time.Now()
-	err := n.Replace(ctx, dsl.MustParseVersion("6.0"))
+	err := n.Replace(ctx, redis.MustParseVersion("6.0"))
 	if err == nil {
 		t.Fatal("Replace 8.0 → 6.0 succeeded; 6.0 cannot read RDB 12")
 	}
@@ -175,7 +174,7 @@ func TestReplaceRefusedThenRollback(t *testing.T) {
 		t.Fatalf("Logs after the failed Replace: %v\n%s", err, logs)
 	}
 
-	if err := n.Replace(ctx, dsl.MustParseVersion("8.0")); err != nil {
+	if err := n.Replace(ctx, redis.MustParseVersion("8.0")); err != nil {
 		t.Fatalf("rollback to 8.0: %v", err)
 	}
 	checkSeed(t, ctx, c)
@@ -213,7 +212,7 @@ func TestStopStart(t *testing.T) {
 	if err := n.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Replace(ctx, dsl.MustParseVersion("8.0")); err != nil {
+	if err := n.Replace(ctx, redis.MustParseVersion("8.0")); err != nil {
 		t.Fatal(err)
 	}
 	checkSeed(t, ctx, c)
@@ -239,7 +238,7 @@ func TestReplaceAfterCrash(t *testing.T) {
 	if _, err := cli.ContainerKill(ctx, n.ContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Replace(ctx, dsl.MustParseVersion("8.0")); err != nil {
+	if err := n.Replace(ctx, redis.MustParseVersion("8.0")); err != nil {
 		t.Fatalf("Replace of a killed node: %v", err)
 	}
 	checkSeed(t, ctx, c)
@@ -289,7 +288,7 @@ func TestReplication(t *testing.T) {
 
 	// A replica that is replaced (here by the same version) or restarted
 	// comes back as a replica of the same master.
-	if err := b.Replace(ctx, dsl.MustParseVersion("8.0")); err != nil {
+	if err := b.Replace(ctx, redis.MustParseVersion("8.0")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "link up after Replace", linkUp)
@@ -312,7 +311,7 @@ func TestReplication(t *testing.T) {
 	if err := cb.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Replace(ctx, dsl.MustParseVersion("8.0")); err != nil {
+	if err := b.Replace(ctx, redis.MustParseVersion("8.0")); err != nil {
 		t.Fatal(err)
 	}
 	if got := info(t, ctx, cb, "replication", "role"); got != "master" {
@@ -340,7 +339,7 @@ func TestPasswordNotExposed(t *testing.T) {
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatalf("PING with the password: %v", err)
 	}
-	anon := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+	anon := goredis.NewClient(&goredis.Options{Addr: n.Addr(), MaxRetries: -1})
 	defer anon.Close()
 	if err := anon.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
 		t.Fatalf("PING without password: %v, want NOAUTH", err)
@@ -396,16 +395,16 @@ func TestRunFails(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	session := "test-" + NewSessionID()
-	if _, err := Run(ctx, "bad name", dsl.MustParseVersion("7.0")); err == nil {
+	if _, err := Run(ctx, "bad name", redis.MustParseVersion("7.0")); err == nil {
 		t.Fatal(`Run accepted the node name "bad name"`)
 	}
-	if _, err := Run(ctx, "n", dsl.MustParseVersion("7.0"), WithDataDir("/nonexistent/understudy")); err == nil {
+	if _, err := Run(ctx, "n", redis.MustParseVersion("7.0"), WithDataDir("/nonexistent/understudy")); err == nil {
 		t.Fatal("Run accepted a missing data dir")
 	}
 
 	// A port already taken: the server exits at once.
 	a := runNode(t, ctx, "holder", "7.0", WithSession(session))
-	_, err := Run(ctx, "clash", dsl.MustParseVersion("7.0"), WithSession(session), WithPort(a.Port()), WithStartTimeout(20*time.Second))
+	_, err := Run(ctx, "clash", redis.MustParseVersion("7.0"), WithSession(session), WithPort(a.Port()), WithStartTimeout(20*time.Second))
 	if err == nil {
 		t.Fatal("two nodes started on one port")
 	}

@@ -1,14 +1,14 @@
-package dsl
+package redis
 
 import (
 	"strconv"
 	"strings"
 )
 
-// infoFields are the INFO fields of Redis 6.0 to 8.0 and Valkey 8 that
+// InfoFields are the INFO fields of Redis 6.0 to 8.0 and Valkey 8 that
 // runbooks commonly assert on. A reference to another field is a warning,
 // not an error: modules and newer servers add fields.
-var infoFields = []string{
+var InfoFields = []string{
 	// server
 	"redis_version", "redis_git_sha1", "redis_build_id", "redis_mode", "os", "arch_bits", "multiplexing_api",
 	"process_id", "run_id", "tcp_port", "uptime_in_seconds", "uptime_in_days", "hz", "configured_hz",
@@ -45,8 +45,8 @@ var infoFields = []string{
 	"cluster_enabled",
 }
 
-func knownInfoField(name string) bool {
-	for _, f := range infoFields {
+func KnownInfoField(name string) bool {
+	for _, f := range InfoFields {
 		if f == name {
 			return true
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/understudy/understudy/steps/redis"
 	"io"
 	"net"
 	"os"
@@ -15,11 +16,9 @@ import (
 
 	dockercontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-
-	"github.com/understudy/understudy/dsl"
 )
 
 // Node is a rehearsal server: one container at a time, on a fixed loopback
@@ -46,7 +45,7 @@ type Node struct {
 	op sync.Mutex // serializes lifecycle operations
 
 	mu      sync.RWMutex // guards the fields below
-	version dsl.Version
+	version redis.Version
 	image   string
 	ctr     *testcontainers.DockerContainer
 
@@ -59,7 +58,7 @@ type Node struct {
 // answers. The node listens on 127.0.0.1 through host networking; its
 // configuration, password included, is a file mounted read-only into the
 // container, never a command-line argument. The caller terminates the node.
-func Run(ctx context.Context, name string, v dsl.Version, opts ...Option) (*Node, error) {
+func Run(ctx context.Context, name string, v redis.Version, opts ...Option) (*Node, error) {
 	n, err := newNode(name, opts)
 	if err != nil {
 		return nil, fmt.Errorf("run node %q (%s): %w", name, v, err)
@@ -160,7 +159,7 @@ func newNode(name string, opts []Option) (*Node, error) {
 }
 
 // Version returns the version of the node's current container.
-func (n *Node) Version() dsl.Version {
+func (n *Node) Version() redis.Version {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	return n.version
@@ -203,14 +202,14 @@ func (n *Node) Session() string { return n.session }
 func (n *Node) DataDir() string { return n.dataDir }
 
 // Client returns a new go-redis client for the node; the caller closes it.
-func (n *Node) Client() *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: n.Addr(), Password: n.password})
+func (n *Node) Client() *goredis.Client {
+	return goredis.NewClient(&goredis.Options{Addr: n.Addr(), Password: n.password})
 }
 
 // adminClient is the controller's own connection: no retries (callers
 // poll), deadlines from the context, RESP2 with AUTH on every version.
-func (n *Node) adminClient() *redis.Client {
-	return redis.NewClient(&redis.Options{
+func (n *Node) adminClient() *goredis.Client {
+	return goredis.NewClient(&goredis.Options{
 		Addr:                  n.Addr(),
 		Password:              n.password,
 		Protocol:              2,
@@ -265,7 +264,7 @@ func (n *Node) containerName() string { return "understudy-" + n.session + "-" +
 // launch starts a container of version v and waits until it is ready. On
 // failure the container, if any, stays for Logs and the error carries the
 // end of its log.
-func (n *Node) launch(ctx context.Context, v dsl.Version) error {
+func (n *Node) launch(ctx context.Context, v redis.Version) error {
 	image, err := n.catalog.Image(ctx, v)
 	if err != nil {
 		return err
@@ -278,7 +277,7 @@ func (n *Node) launch(ctx context.Context, v dsl.Version) error {
 
 // writeConfig writes the server config for version v. The file is
 // rewritten in place, so a running bind mount sees the new content.
-func (n *Node) writeConfig(v dsl.Version) (string, error) {
+func (n *Node) writeConfig(v redis.Version) (string, error) {
 	conf := filepath.Join(n.tmpDir, "server.conf")
 	n.mu.RLock()
 	text := serverConfig(v, n.port, n.password, n.replicaOf)
@@ -289,7 +288,7 @@ func (n *Node) writeConfig(v dsl.Version) (string, error) {
 	return conf, nil
 }
 
-func (n *Node) launchImage(ctx context.Context, v dsl.Version, image string) error {
+func (n *Node) launchImage(ctx context.Context, v redis.Version, image string) error {
 	conf, err := n.writeConfig(v)
 	if err != nil {
 		return err

@@ -1,10 +1,9 @@
 package container
 
 import (
+	"github.com/understudy/understudy/steps/redis"
 	"strings"
 	"testing"
-
-	"github.com/understudy/understudy/dsl"
 )
 
 func TestParseSource(t *testing.T) {
@@ -42,7 +41,7 @@ func TestSourceFromEnv(t *testing.T) {
 	}
 
 	// Run refuses to start anything with an invalid setting.
-	_, err = Run(testCtx(t), "n", dsl.MustParseVersion("7.0"))
+	_, err = Run(testCtx(t), "n", redis.MustParseVersion("7.0"))
 	if err == nil {
 		t.Fatal("Run started a node with UNDERSTUDY_IMAGES=registry")
 	}
@@ -82,7 +81,7 @@ func TestCatalogImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.source)+"/"+tt.version, func(t *testing.T) {
-			got, err := Catalog{Source: tt.source}.Image(ctx, dsl.MustParseVersion(tt.version))
+			got, err := Catalog{Source: tt.source}.Image(ctx, redis.MustParseVersion(tt.version))
 			switch {
 			case tt.wantErr && err == nil:
 				t.Fatalf("Image = %q, want an error containing %q", got, tt.want)
@@ -100,7 +99,7 @@ func TestCatalogImage(t *testing.T) {
 func TestCatalogMissingLocalImage(t *testing.T) {
 	ctx := testCtx(t)
 	c := Catalog{Source: SourceLocal, localRepo: "understudy-test-absent"}
-	_, err := c.Image(ctx, dsl.MustParseVersion("7.0"))
+	_, err := c.Image(ctx, redis.MustParseVersion("7.0"))
 	if err == nil {
 		t.Fatal("Image found a local image that does not exist")
 	}
@@ -110,7 +109,7 @@ func TestCatalogMissingLocalImage(t *testing.T) {
 
 	// Auto falls back to the official image.
 	c.Source = SourceAuto
-	got, err := c.Image(ctx, dsl.MustParseVersion("7.0"))
+	got, err := c.Image(ctx, redis.MustParseVersion("7.0"))
 	if err != nil || got != "redis:7.0" {
 		t.Fatalf("auto without a local image = %q, %v; want redis:7.0", got, err)
 	}
@@ -127,9 +126,9 @@ func TestKnown(t *testing.T) {
 }
 
 func TestServerConfig(t *testing.T) {
-	c6 := serverConfig(dsl.MustParseVersion("6.0"), 7001, "secret", "")
-	c7 := serverConfig(dsl.MustParseVersion("7.0"), 7001, "secret", "127.0.0.1 7002")
-	cv := serverConfig(dsl.MustParseVersion("valkey:8.1"), 7001, "", "")
+	c6 := serverConfig(redis.MustParseVersion("6.0"), 7001, "secret", "")
+	c7 := serverConfig(redis.MustParseVersion("7.0"), 7001, "secret", "127.0.0.1 7002")
+	cv := serverConfig(redis.MustParseVersion("valkey:8.1"), 7001, "", "")
 	for _, want := range []string{"bind 127.0.0.1\n", "port 7001\n", "dir /data\n", `requirepass "secret"`, `masterauth "secret"`, "daemonize no\n", "logfile \"\"\n"} {
 		mustContain(t, c6, want)
 	}

@@ -1,0 +1,12 @@
+// Package redis is what understudy knows about Redis and Valkey servers, in
+// one place, for the language's static checks (package dsl) and the step
+// kinds alike: versions and engines (version.go), which versions can
+// replicate from or restart on which (rules.go, one table), the INFO fields
+// the supported versions report (fields.go), reading and parsing INFO
+// (info.go), the in-sync check (sync.go), replication commands
+// (replication.go), and the static walk of node versions and masters through
+// a runbook's steps (sim.go).
+//
+// Nothing here knows about runbooks: it takes versions, INFO maps and
+// go-redis clients.
+package redis

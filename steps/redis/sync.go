@@ -1,0 +1,55 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// InSync checks a replica against its master the way redis-facts.md says:
+// read the master's offset FIRST, then the replica's role, the master it
+// follows (when masterAddr is not empty), its link, sync state, replication
+// id and offset. why says what is missing.
+func InSync(ctx context.Context, replica, master *goredis.Client, masterAddr string) (ok bool, why string, err error) {
+	m, err := ReadInfo(ctx, master, "replication")
+	if err != nil {
+		return false, "", fmt.Errorf("INFO replication on master: %w", err)
+	}
+	r, err := ReadInfo(ctx, replica, "replication")
+	if err != nil {
+		return false, "", fmt.Errorf("INFO replication on replica: %w", err)
+	}
+	switch {
+	case r["role"] != "slave":
+		return false, "replica is a " + r["role"], nil
+	case masterAddr != "" && !SameAddr(net.JoinHostPort(r["master_host"], r["master_port"]), masterAddr):
+		return false, fmt.Sprintf("replica follows %s:%s, not %s", r["master_host"], r["master_port"], masterAddr), nil
+	case r["master_link_status"] != "up":
+		return false, "master_link_status is " + r["master_link_status"], nil
+	case r["master_sync_in_progress"] != "0":
+		return false, "sync in progress", nil
+	case r["master_replid"] != m["master_replid"]:
+		return false, "replication ids differ", nil
+	case Int(r, "slave_repl_offset") < Int(m, "master_repl_offset"):
+		return false, fmt.Sprintf("replica offset %s behind master offset %s", r["slave_repl_offset"], m["master_repl_offset"]), nil
+	}
+	return true, "", nil
+}
+
+// SameAddr compares two host:port addresses, taking localhost and ::1 for
+// 127.0.0.1.
+func SameAddr(a, b string) bool {
+	norm := func(s string) string {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return s
+		}
+		if h == "localhost" || h == "::1" {
+			h = "127.0.0.1"
+		}
+		return net.JoinHostPort(h, p)
+	}
+	return norm(a) == norm(b)
+}
