@@ -1,6 +1,9 @@
-package dsl
+package dsl_test
 
 import (
+	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/kinds"
+	"github.com/understudy/understudy/steps/report"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,13 +24,13 @@ func FuzzLoadSource(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		for _, mode := range []Mode{ModeValidate, ModeRehearsal} {
-			r, diags := LoadSource("fuzz.hcl", src, LoadOptions{Mode: mode})
+		for _, mode := range []dsl.Mode{dsl.ModeValidate, dsl.ModeRehearsal} {
+			r, diags := dsl.LoadSource("fuzz.hcl", src, dsl.LoadOptions{Kinds: kinds.Registry, Mode: mode})
 			if r == nil {
 				t.Fatal("nil runbook")
 			}
 			if !diags.HasErrors() {
-				_ = r.BuildPlan("fuzz.hcl")
+				_ = report.BuildPlan(r, "fuzz.hcl")
 			}
 		}
 	})

@@ -1,8 +1,10 @@
-package dsl
+package dsl_test
 
 import (
 	"bufio"
 	"fmt"
+	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/kinds"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,9 +29,9 @@ func TestLoadValid(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r, diags := Load([]string{f}, LoadOptions{Mode: ModeValidate})
+			r, diags := dsl.Load([]string{f}, dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeValidate})
 			for _, d := range diags {
-				t.Errorf("unexpected diagnostic: %s", DiagnosticLine(d))
+				t.Errorf("unexpected diagnostic: %s", dsl.DiagnosticLine(d))
 			}
 			if r == nil || len(r.Steps) == 0 {
 				t.Fatal("no steps decoded")
@@ -61,18 +63,18 @@ func TestLoadInvalid(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			want := readExpectations(t, f)
-			_, diags := Load([]string{f}, LoadOptions{Mode: ModeValidate})
+			_, diags := dsl.Load([]string{f}, dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeValidate})
 			var got []expectedDiag
 			for _, d := range diags {
 				if d.Subject == nil {
-					t.Errorf("diagnostic without a source range: %s", DiagnosticLine(d))
+					t.Errorf("diagnostic without a source range: %s", dsl.DiagnosticLine(d))
 					continue
 				}
 				if d.Subject.Filename != f {
 					t.Errorf("diagnostic in %s, want %s", d.Subject.Filename, f)
 				}
 				if d.Subject.Start.Column < 1 {
-					t.Errorf("diagnostic without a column: %s", DiagnosticLine(d))
+					t.Errorf("diagnostic without a column: %s", dsl.DiagnosticLine(d))
 				}
 				sev := "ERROR"
 				if d.Severity == hcl.DiagWarning {
@@ -137,6 +139,6 @@ func joinDiags(d []expectedDiag) string {
 
 func diagText(diags hcl.Diagnostics) string {
 	var b strings.Builder
-	_ = WriteDiagnostics(&b, nil, diags, false)
+	_ = dsl.WriteDiagnostics(&b, nil, diags, false)
 	return b.String()
 }

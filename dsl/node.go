@@ -47,16 +47,11 @@ func (r *Runbook) decodeNodeBlock(b *hcl.Block) (*Node, hcl.Diagnostics) {
 	content, cDiags := b.Body.Content(nodeSchema)
 	diags = append(diags, cDiags...)
 
-	for name, dst := range map[string]*string{
-		"address": &n.Address, "username": &n.Username, "password": &n.Password, "description": &n.Description,
-	} {
-		attr, ok := content.Attributes[name]
-		if !ok {
-			continue
-		}
-		s, sDiags := r.staticString(attr.Expr, fmt.Sprintf("The %s of a node", name))
+	dst := map[string]*string{"address": &n.Address, "username": &n.Username, "password": &n.Password, "description": &n.Description}
+	for _, attr := range sortedAttributes(content.Attributes) {
+		s, sDiags := r.staticString(attr.Expr, fmt.Sprintf("The %s of a node", attr.Name))
 		diags = append(diags, sDiags...)
-		*dst = s
+		*dst[attr.Name] = s
 	}
 	_, n.HasPassword = content.Attributes["password"]
 	for i, rb := range content.Blocks {
@@ -75,20 +70,9 @@ func (r *Runbook) decodeNodeRehearsalBlock(b *hcl.Block) (*NodeRehearsal, hcl.Di
 	nr := &NodeRehearsal{DeclRange: b.DefRange}
 	content, diags := b.Body.Content(nodeRehearsalSchema)
 	if attr, ok := content.Attributes["version"]; ok {
-		s, sDiags := r.staticString(attr.Expr, "The rehearsal version")
-		diags = append(diags, sDiags...)
-		if !sDiags.HasErrors() && s != "" {
-			v, err := redis.ParseVersion(s)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid version",
-					Detail:   err.Error() + ".",
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			}
-			nr.Version = v
-		}
+		v, _, vDiags := r.staticVersion(attr.Expr, "The rehearsal version")
+		diags = append(diags, vDiags...)
+		nr.Version = v
 	}
 	if attr, ok := content.Attributes["seed"]; ok {
 		v, vDiags := r.staticValue(attr.Expr, cty.Bool, "The seed setting")
@@ -127,6 +111,30 @@ func (r *Runbook) staticValue(expr hcl.Expression, ty cty.Type, what string) (ct
 
 // staticString is staticValue for strings; an unknown value (an unset env()
 // while validating) yields "".
+// staticVersion reads a static version such as "7.0" or "valkey:8.1". An
+// empty or malformed version is an error; ok is false when the value is not
+// known without a server (an unset env() while validating).
+func (r *Runbook) staticVersion(expr hcl.Expression, what string) (v redis.Version, ok bool, diags hcl.Diagnostics) {
+	val, diags := r.staticValue(expr, cty.String, what)
+	if diags.HasErrors() || !val.IsKnown() {
+		return redis.Version{}, false, diags
+	}
+	s := ""
+	if !val.IsNull() {
+		s = val.AsString()
+	}
+	v, err := redis.ParseVersion(s)
+	if err != nil {
+		return redis.Version{}, false, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid version",
+			Detail:   fmt.Sprintf("%s: %s.", what, err),
+			Subject:  expr.Range().Ptr(),
+		})
+	}
+	return v, true, diags
+}
+
 func (r *Runbook) staticString(expr hcl.Expression, what string) (string, hcl.Diagnostics) {
 	v, diags := r.staticValue(expr, cty.String, what)
 	if !v.IsKnown() || v.IsNull() {

@@ -17,11 +17,8 @@ type RehearsalSettings struct {
 func (r *Runbook) decodeRehearsalBlock(b *hcl.Block) (*RehearsalSettings, hcl.Diagnostics) {
 	s := &RehearsalSettings{DeclRange: b.DefRange}
 	content, diags := b.Body.Content(rehearsalSchema)
-	for name, dst := range map[string]*int{"keys": &s.Keys, "write_rate": &s.WriteRate} {
-		attr, ok := content.Attributes[name]
-		if !ok {
-			continue
-		}
+	for _, attr := range sortedAttributes(content.Attributes) {
+		name, dst := attr.Name, map[string]*int{"keys": &s.Keys, "write_rate": &s.WriteRate}[attr.Name]
 		v, vDiags := r.staticValue(attr.Expr, cty.Number, "The rehearsal's "+name)
 		diags = append(diags, vDiags...)
 		if vDiags.HasErrors() || !v.IsKnown() || v.IsNull() {

@@ -25,6 +25,9 @@ func (r *Runbook) decodeRollbackBlock(b *hcl.Block, mainSteps map[string]*Step) 
 		if s == nil {
 			continue
 		}
+		if sDiags.HasErrors() {
+			r.invalid[s] = true
+		}
 		if s.OnFailure == "rollback" {
 			s.OnFailure = "abort"
 		}

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"github.com/agext/levenshtein"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,7 +42,11 @@ type Runbook struct {
 	envMissing map[string]bool
 	// stepLabels are the names of the main steps, known before decoding.
 	stepLabels map[string]bool
+	// invalid are the steps that decoded with errors: their kind's Check
+	// does not run.
+	invalid    map[*Step]bool
 	mode       Mode
+	kinds      KindSet
 }
 
 // Mode says what a runbook is loaded for; it decides how strict env() is.
@@ -68,6 +73,8 @@ type LoadOptions struct {
 	// VarFiles are HCL files of NAME = value attributes.
 	VarFiles []string
 	Mode     Mode
+	// Kinds are the step kinds the runbook may use (steps/kinds.Registry).
+	Kinds KindSet
 }
 
 // Load parses, decodes and validates the runbook files. The diagnostics may
@@ -130,7 +137,12 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 		locals:     map[string]cty.Value{},
 		sensitive:  map[string]bool{},
 		envMissing: map[string]bool{},
+		invalid:    map[*Step]bool{},
 		mode:       opts.Mode,
+		kinds:      opts.Kinds,
+	}
+	if r.kinds == nil {
+		r.kinds = noKinds{}
 	}
 	var diags hcl.Diagnostics
 
@@ -216,6 +228,9 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 		if s == nil {
 			continue
 		}
+		if sDiags.HasErrors() {
+			r.invalid[s] = true
+		}
 		seen[s.Name] = s
 		r.Steps = append(r.Steps, s)
 	}
@@ -229,9 +244,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 		diags = append(diags, rDiags...)
 		r.Rollback = rb
 	}
-	if !diags.HasErrors() {
-		diags = append(diags, r.checkVersions()...)
-	}
+	diags = append(diags, r.checkSteps()...)
 	if len(r.Steps) == 0 && !diags.HasErrors() {
 		var rng *hcl.Range
 		for _, f := range bodies {
@@ -318,7 +331,7 @@ func (r *Runbook) AllSteps() []*Step {
 func suggest(name string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
-		if d := levenshtein(name, c); d < bestD {
+		if d := levenshtein.Distance(strings.ToLower(name), strings.ToLower(c), nil); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -328,23 +341,8 @@ func suggest(name string, candidates []string) string {
 	return fmt.Sprintf(" Did you mean %q?", best)
 }
 
-func levenshtein(a, b string) int {
-	a, b = strings.ToLower(a), strings.ToLower(b)
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
+// noKinds is the KindSet of a Load without kinds: every step is unknown.
+type noKinds struct{}
+
+func (noKinds) Lookup(string) Kind { return nil }
+func (noKinds) Names() []string    { return nil }

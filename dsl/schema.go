@@ -1,6 +1,12 @@
 package dsl
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
 
 // Block type names of a runbook file.
 const (
@@ -103,5 +109,17 @@ var assertSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "condition", Required: true},
 		{Name: "error_message"},
+		{Name: "severity"},
 	},
+}
+
+// sortedAttributes returns the attributes in source order, so that
+// diagnostics come out in the order a reader meets them.
+func sortedAttributes(attrs hcl.Attributes) []*hcl.Attribute {
+	return slices.SortedFunc(maps.Values(attrs), func(a, b *hcl.Attribute) int {
+		if a.Range.Filename != b.Range.Filename {
+			return strings.Compare(a.Range.Filename, b.Range.Filename)
+		}
+		return a.Range.Start.Byte - b.Range.Start.Byte
+	})
 }

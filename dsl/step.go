@@ -3,6 +3,8 @@ package dsl
 import (
 	"fmt"
 	"github.com/understudy/understudy/steps/redis"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +43,9 @@ type Step struct {
 	// data back after this step (from the rehearsal versions).
 	PointOfNoReturn string
 
-	Spec      *KindSpec
+	// Impl is the step's kind, from the KindSet the runbook was loaded with.
+	Impl      Kind
+	rb        *Runbook
 	DeclRange hcl.Range
 	// KindRange and NameRange are the ranges of the two labels.
 	KindRange hcl.Range
@@ -61,7 +65,9 @@ type Retry struct {
 type Assert struct {
 	Condition    hcl.Expression
 	ErrorMessage hcl.Expression // may be nil
-	DeclRange    hcl.Range
+	// Severity is SeverityError (default) or SeverityWarning.
+	Severity  string
+	DeclRange hcl.Range
 }
 
 // Arg is one argument of a step kind, resolved as far as possible without a
@@ -90,24 +96,35 @@ const (
 
 var onFailureValues = []string{"rollback", "abort", "continue"}
 
+// Severities of an assert: an error fails the step; a warning is reported in
+// every output and fails nothing.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
+var severities = []string{SeverityError, SeverityWarning}
+
 func (r *Runbook) decodeStepBlock(b *hcl.Block, before map[string]*Step, inRollback bool) (*Step, hcl.Diagnostics) {
 	s := &Step{
 		Kind: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange,
 		KindRange: b.LabelRanges[0], NameRange: b.LabelRanges[1],
-		OnFailure: "rollback", InRollback: inRollback, Args: map[string]*Arg{},
+		OnFailure: "rollback", InRollback: inRollback, Args: map[string]*Arg{}, rb: r,
 		Retry: Retry{Interval: DefaultInterval, MaxInterval: DefaultMaxInterval},
 	}
 	var diags hcl.Diagnostics
-	spec := LookupKind(s.Kind)
-	if spec == nil {
+	kind := r.kinds.Lookup(s.Kind)
+	if kind == nil {
+		names := r.kinds.Names()
 		return nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Unknown step kind",
-			Detail:   fmt.Sprintf("There is no step kind %q. The kinds are: %s.%s", s.Kind, strings.Join(KindNames(), ", "), suggest(s.Kind, KindNames())),
+			Detail:   fmt.Sprintf("There is no step kind %q. The kinds are: %s.%s", s.Kind, strings.Join(names, ", "), suggest(s.Kind, names)),
 			Subject:  b.LabelRanges[0].Ptr(),
 		})
 	}
-	s.Spec = spec
+	s.Impl = kind
+	spec := kind.Spec()
 	if !hclsyntax.ValidIdentifier(s.Name) {
 		return nil, append(diags, invalidName("step", s.Name, b.LabelRanges[1]))
 	}
@@ -133,15 +150,12 @@ func (r *Runbook) decodeStepBlock(b *hcl.Block, before map[string]*Step, inRollb
 
 	kindContent, kDiags := remain.Content(spec.schema())
 	diags = append(diags, kDiags...)
-	for _, as := range spec.Args {
-		attr, ok := kindContent.Attributes[as.Name]
-		if !ok {
-			continue
-		}
-		a, aDiags := r.decodeArg(as, attr, before)
+	for _, attr := range sortedAttributes(kindContent.Attributes) {
+		i := slices.IndexFunc(spec.Args, func(a ArgSpec) bool { return a.Name == attr.Name })
+		a, aDiags := r.decodeArg(spec.Args[i], attr, before)
 		diags = append(diags, aDiags...)
 		if a != nil {
-			s.Args[as.Name] = a
+			s.Args[attr.Name] = a
 		}
 	}
 	if spec.NeedsUntil && s.Until == nil {
@@ -151,9 +165,6 @@ func (r *Runbook) decodeStepBlock(b *hcl.Block, before map[string]*Step, inRollb
 			Detail:   fmt.Sprintf("A %s step waits for a condition: set until = <condition>, for example until = in_sync(node.new, node.old).", s.Kind),
 			Subject:  b.DefRange.Ptr(),
 		})
-	}
-	if spec.Check != nil && !diags.HasErrors() {
-		diags = append(diags, spec.Check(r, s)...)
 	}
 	return s, diags
 }
@@ -169,71 +180,93 @@ func (r *Runbook) findStep(name string) *Step {
 
 func (r *Runbook) decodeStepCommon(s *Step, content *hcl.BodyContent, before map[string]*Step) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if attr, ok := content.Attributes["description"]; ok {
-		d, dDiags := r.staticString(attr.Expr, "The description of a step")
-		diags = append(diags, dDiags...)
-		s.Description = d
-	}
-	if attr, ok := content.Attributes["timeout"]; ok {
-		d, dDiags := r.staticDuration(attr.Expr, "The timeout of a step")
-		diags = append(diags, dDiags...)
-		if d > 0 {
-			s.Timeout = d
-		}
-	}
-	if attr, ok := content.Attributes["on_failure"]; ok {
-		v, vDiags := r.staticString(attr.Expr, "on_failure")
-		diags = append(diags, vDiags...)
-		if !vDiags.HasErrors() {
-			if !contains(onFailureValues, v) {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid on_failure",
-					Detail:   fmt.Sprintf("on_failure must be one of %s, not %q.", strings.Join(onFailureValues, ", "), v),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			} else {
+	for _, attr := range sortedAttributes(content.Attributes) {
+		switch attr.Name {
+		case "description":
+			d, dDiags := r.staticString(attr.Expr, "The description of a step")
+			diags = append(diags, dDiags...)
+			s.Description = d
+		case "timeout":
+			d, dDiags := r.staticDuration(attr.Expr, "The timeout of a step")
+			diags = append(diags, dDiags...)
+			if d > 0 {
+				s.Timeout = d
+			}
+		case "on_failure":
+			v, vDiags := r.staticEnum(attr.Expr, "on_failure", onFailureValues)
+			diags = append(diags, vDiags...)
+			if !vDiags.HasErrors() && v != "" {
 				s.OnFailure = v
 			}
+		case "when":
+			// Evaluated before the step runs: its own output is not known yet.
+			others := maps.Clone(before)
+			delete(others, s.Name)
+			diags = append(diags, r.checkLive(attr.Expr, cty.Bool, others, "The when condition")...)
+			s.When = attr.Expr
+		case "until":
+			diags = append(diags, r.checkLive(attr.Expr, cty.Bool, before, "The until condition")...)
+			s.Until = attr.Expr
 		}
-	}
-	if attr, ok := content.Attributes["when"]; ok {
-		// Evaluated before the step runs: its own output is not known yet.
-		others := map[string]*Step{}
-		for k, v := range before {
-			if k != s.Name {
-				others[k] = v
-			}
-		}
-		diags = append(diags, r.checkLive(attr.Expr, cty.Bool, others, "The when condition")...)
-		s.When = attr.Expr
-	}
-	if attr, ok := content.Attributes["until"]; ok {
-		diags = append(diags, r.checkLive(attr.Expr, cty.Bool, before, "The until condition")...)
-		s.Until = attr.Expr
 	}
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "retry":
 			diags = append(diags, r.decodeRetryBlock(s, blk)...)
 		case "assert":
-			bc, bDiags := blk.Body.Content(assertSchema)
-			diags = append(diags, bDiags...)
-			a := &Assert{DeclRange: blk.DefRange}
-			if attr, ok := bc.Attributes["condition"]; ok {
-				diags = append(diags, r.checkLive(attr.Expr, cty.Bool, before, "An assert condition")...)
-				a.Condition = attr.Expr
-			}
-			if attr, ok := bc.Attributes["error_message"]; ok {
-				diags = append(diags, r.checkLive(attr.Expr, cty.String, before, "An error_message")...)
-				a.ErrorMessage = attr.Expr
-			}
-			if a.Condition != nil {
+			a, aDiags := r.decodeAssertBlock(blk, before)
+			diags = append(diags, aDiags...)
+			if a != nil {
 				s.Asserts = append(s.Asserts, a)
 			}
 		}
 	}
 	return diags
+}
+
+// decodeAssertBlock decodes an assert block of a step.
+func (r *Runbook) decodeAssertBlock(blk *hcl.Block, before map[string]*Step) (*Assert, hcl.Diagnostics) {
+	bc, diags := blk.Body.Content(assertSchema)
+	a := &Assert{DeclRange: blk.DefRange, Severity: SeverityError}
+	for _, attr := range sortedAttributes(bc.Attributes) {
+		switch attr.Name {
+		case "condition":
+			diags = append(diags, r.checkLive(attr.Expr, cty.Bool, before, "An assert condition")...)
+			a.Condition = attr.Expr
+		case "error_message":
+			diags = append(diags, r.checkLive(attr.Expr, cty.String, before, "An error_message")...)
+			a.ErrorMessage = attr.Expr
+		case "severity":
+			v, vDiags := r.staticEnum(attr.Expr, "severity", severities)
+			diags = append(diags, vDiags...)
+			if v != "" {
+				a.Severity = v
+			}
+		}
+	}
+	if a.Condition == nil {
+		return nil, diags
+	}
+	return a, diags
+}
+
+// staticEnum reads a static string that must be one of values; "" when it
+// is not known or not valid (reported).
+func (r *Runbook) staticEnum(expr hcl.Expression, what string, values []string) (string, hcl.Diagnostics) {
+	val, diags := r.staticValue(expr, cty.String, what)
+	if diags.HasErrors() || !val.IsKnown() || val.IsNull() {
+		return "", diags
+	}
+	v := val.AsString()
+	if !slices.Contains(values, v) {
+		return "", append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + what,
+			Detail:   fmt.Sprintf("%s must be one of %s, not %q.", what, strings.Join(values, ", "), v),
+			Subject:  expr.Range().Ptr(),
+		})
+	}
+	return v, diags
 }
 
 func (r *Runbook) decodeRetryBlock(s *Step, blk *hcl.Block) hcl.Diagnostics {
@@ -252,7 +285,8 @@ func (r *Runbook) decodeRetryBlock(s *Step, blk *hcl.Block) hcl.Diagnostics {
 			}
 		}
 	}
-	for name, dst := range map[string]*time.Duration{"interval": &s.Retry.Interval, "max_interval": &s.Retry.MaxInterval} {
+	for _, name := range []string{"interval", "max_interval"} {
+		dst := map[string]*time.Duration{"interval": &s.Retry.Interval, "max_interval": &s.Retry.MaxInterval}[name]
 		if attr, ok := bc.Attributes[name]; ok {
 			d, dDiags := r.staticDuration(attr.Expr, "retry."+name)
 			diags = append(diags, dDiags...)
@@ -328,15 +362,10 @@ func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*
 			})
 		}
 	case ArgVersion:
-		var s string
-		s, diags = r.staticString(attr.Expr, what)
-		if !diags.HasErrors() && s != "" {
-			v, err := redis.ParseVersion(s)
-			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid version", Detail: err.Error() + ".", Subject: attr.Expr.Range().Ptr()})
-			}
-			a.Version = v
-			a.Value = cty.StringVal(s)
+		var ok bool
+		a.Version, ok, diags = r.staticVersion(attr.Expr, what)
+		if ok {
+			a.Value = cty.StringVal(a.Version.String())
 		}
 	case ArgNumber:
 		a.Value, diags = r.staticValue(attr.Expr, cty.Number, what)
@@ -406,6 +435,9 @@ func (s *Step) StringListArg(name string) []string {
 	}
 	return out
 }
+
+// Runbook is the runbook the step belongs to.
+func (s *Step) Runbook() *Runbook { return s.rb }
 
 // Ref is "kind.name" as written in the runbook, for messages.
 func (s *Step) Ref() string { return fmt.Sprintf("%s %q", s.Kind, s.Name) }

@@ -2,7 +2,9 @@ package dsl
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -169,9 +171,29 @@ func invalidName(what, name string, rng hcl.Range) *hcl.Diagnostic {
 }
 
 func mapKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+	return slices.Sorted(maps.Keys(m))
+}
+
+// Secrets lists the secret values of the runbook: node passwords and the
+// strings held by sensitive variables, for redaction (package redact).
+func (r *Runbook) Secrets() []string {
+	var out []string
+	for _, name := range r.NodeNames() {
+		if p := r.Nodes[name].Password; p != "" {
+			out = append(out, p)
+		}
+	}
+	for name := range r.sensitive {
+		v, ok := r.vars[name]
+		if !ok {
+			continue
+		}
+		_ = cty.Walk(v, func(_ cty.Path, e cty.Value) (bool, error) {
+			if e.IsKnown() && !e.IsNull() && e.Type() == cty.String {
+				out = append(out, e.AsString())
+			}
+			return true, nil
+		})
 	}
 	return out
 }

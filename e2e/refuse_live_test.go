@@ -12,6 +12,8 @@ import (
 
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
+	"github.com/understudy/understudy/steps/kinds"
+	"github.com/understudy/understudy/steps/live"
 	"github.com/understudy/understudy/steps/rehearsal/container"
 )
 
@@ -61,16 +63,16 @@ step "replicate" "attach" {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rb, diags := dsl.Load([]string{path}, dsl.LoadOptions{Mode: dsl.ModeLive, Vars: []string{
+	rb, diags := dsl.Load([]string{path}, dsl.LoadOptions{Mode: dsl.ModeLive, Kinds: kinds.Registry, Vars: []string{
 		"master=" + master.Addr(), "replica=" + replica.Addr(), "password=" + master.Password(),
 	}})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	be := steps.NewLiveBackend(rb)
-	defer be.Close()
+	topo := live.New(rb)
+	defer topo.Close(ctx)
 	var log bytes.Buffer
-	res := steps.New(rb, steps.Options{Backend: be, Log: &log}).Run(ctx)
+	res := steps.New(rb, steps.Options{Topology: topo, Hooks: []steps.Hook{steps.NewProgress(&log, rb)}}).Run(ctx)
 	t.Logf("%s", log.String())
 	r := res.Steps[0]
 	if res.Status != steps.StatusFailed || r.Attempts != 1 || r.Diag == nil {

@@ -98,7 +98,7 @@ func TestReplicaSwap(t *testing.T) {
 				t.Fatal("the switchover step has no write stall figure")
 			}
 			t.Logf("%s→%s: switchover %s held the application %.2f ms, longest write stall during it %.1f ms; longest of the run %.1f ms (after %q)",
-				pair.from, pair.to, sw.Method, sw.HeldMS, *promote.MaxStallMS, tr.MaxStallMS, tr.MaxStallDuring)
+				pair.from, pair.to, sw.Method, sw.HeldMS, *promote.MaxStallMS, tr.MaxStallMS, tr.MaxStallStep)
 			if res.session == "" {
 				t.Error("no session in the log")
 			} else if got := leftovers(t, res.session); len(got) != 0 {
@@ -114,7 +114,7 @@ func TestRefusedPairs(t *testing.T) {
 	for _, pair := range []struct{ from, to, reason string }{
 		{"8.0", "valkey:8.1", "Valkey reads up to 11"},
 		{"8.0", "7.0", "the master writes RDB version 12, the replica reads up to 10"},
-		{"valkey:8.1", "7.0", "Redis does not read Valkey's RDB format"},
+		{"valkey:8.1", "7.0", "the master writes RDB version 11, the replica reads up to 10"},
 	} {
 		t.Run(pair.from+"->"+pair.to, func(t *testing.T) {
 			res := rehearse(t, "runbooks/replica-swap.hcl", "--var", "from="+pair.from, "--var", "to="+pair.to)

@@ -20,8 +20,8 @@ func (e *DiagError) Error() string {
 	return s
 }
 
-// errorAt builds an error pointing at rng.
-func errorAt(rng hcl.Range, summary, format string, args ...any) error {
+// ErrorAt builds an error pointing at rng.
+func ErrorAt(rng hcl.Range, summary, format string, args ...any) error {
 	return &DiagError{Diag: &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  summary,

@@ -3,85 +3,126 @@ package steps
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/topology"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
-// Exec is what a step's action works with: its step, the nodes through the
-// backend, the endpoints, and live evaluation of its expressions.
+// Exec is what a step kind works with while its step runs: the step, the
+// nodes and endpoints through the topology, live evaluation of its
+// expressions, and the hooks to say what it is doing.
 type Exec struct {
 	Step    *dsl.Step
 	Attempt int
-	in      *Interpreter
+
+	in       *Interpreter
+	result   *StepResult
+	warnings hcl.Diagnostics
 }
 
 // Runbook is the runbook being run.
 func (x *Exec) Runbook() *dsl.Runbook { return x.in.rb }
 
-// Log writes a progress line under the step.
+// Log tells the hooks what the step is doing (a progress line).
 func (x *Exec) Log(format string, args ...any) {
-	fmt.Fprintf(x.in.opts.Log, "    "+format+"\n", args...)
+	text := fmt.Sprintf(format, args...)
+	for _, h := range x.in.hooks {
+		h.Message(x.Step, text)
+	}
 }
 
-// Writer is the progress log.
-func (x *Exec) Writer() io.Writer { return x.in.opts.Log }
+// Topology is how the step reaches nodes and endpoints.
+func (x *Exec) Topology() topology.Topology { return x.in.opts.Topology }
+
+// ExcludeKeys are the key patterns every data comparison leaves out.
+func (x *Exec) ExcludeKeys() []string { return x.in.opts.ExcludeKeys }
+
+// Node returns a node of the runbook.
+func (x *Exec) Node(name string) (topology.Node, error) {
+	n, err := x.in.opts.Topology.Node(name)
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %w", name, err)
+	}
+	return n, nil
+}
 
 // Client is the controller's client for a node.
-func (x *Exec) Client(node string) (*redis.Client, error) {
-	c, err := x.in.opts.Backend.Client(node)
+func (x *Exec) Client(name string) (*goredis.Client, error) {
+	n, err := x.Node(name)
 	if err != nil {
-		return nil, fmt.Errorf("node %q: %w", node, err)
+		return nil, err
+	}
+	c, err := n.Client()
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %w", name, err)
 	}
 	return c, nil
 }
 
-// Backend is the node contract.
-func (x *Exec) Backend() Backend { return x.in.opts.Backend }
+// NodeArg returns the node a node argument names and its client.
+func (x *Exec) NodeArg(arg string) (topology.Node, *goredis.Client, error) {
+	n, err := x.Node(x.Step.NodeArg(arg))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := n.Client()
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %q: %w", n.Name(), err)
+	}
+	return n, c, nil
+}
 
 // Endpoint returns the endpoint named name.
-func (x *Exec) Endpoint(name string) (Endpoint, error) {
-	ep, ok := x.in.opts.Endpoints[name]
-	if !ok {
-		return nil, fmt.Errorf("endpoint %q has no implementation in this mode", name)
+func (x *Exec) Endpoint(name string) (topology.Endpoint, error) {
+	ep, err := x.in.opts.Topology.Endpoint(name)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", name, err)
 	}
 	return ep, nil
 }
 
-// NodeArg returns the client and name of a node argument.
-func (x *Exec) NodeArg(arg string) (string, *redis.Client, error) {
-	name := x.Step.NodeArg(arg)
-	c, err := x.Client(name)
-	return name, c, err
+// context reads the live state the expressions need, once, and returns the
+// evaluation context they share: every expression evaluated in it sees the
+// same values.
+func (x *Exec) context(ctx context.Context, exprs ...hcl.Expression) (*hcl.EvalContext, error) {
+	st, err := x.in.state(ctx, exprs...)
+	if err != nil {
+		return nil, err
+	}
+	return x.in.rb.EvalContext(st), nil
 }
 
 // Eval evaluates a live expression now: it reads INFO from every node the
 // expression mentions, then evaluates it and converts the result to want.
 func (x *Exec) Eval(ctx context.Context, expr hcl.Expression, want cty.Type) (cty.Value, error) {
-	st, err := x.in.state(ctx, expr)
+	ectx, err := x.context(ctx, expr)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	v, diags := expr.Value(x.in.rb.EvalContext(st))
+	return x.evalIn(ectx, expr, want)
+}
+
+func (x *Exec) evalIn(ectx *hcl.EvalContext, expr hcl.Expression, want cty.Type) (cty.Value, error) {
+	v, diags := expr.Value(ectx)
 	if diags.HasErrors() {
 		return cty.NilVal, &DiagError{Diag: diags[0]}
 	}
 	if !v.IsWhollyKnown() {
-		return cty.NilVal, errorAt(expr.Range(), "Value not known", "%s depends on something that is not known at this point (a step that did not run?).", x.in.rb.ExprText(expr))
+		return cty.NilVal, ErrorAt(expr.Range(), "Value not known", "%s depends on something that is not known at this point (a step that did not run?).", x.in.rb.ExprText(expr))
 	}
 	if want != cty.DynamicPseudoType {
 		conv, err := convert.Convert(v, want)
 		if err != nil {
-			return cty.NilVal, errorAt(expr.Range(), "Incorrect value type", "%s: %s.", x.in.rb.ExprText(expr), err)
+			return cty.NilVal, ErrorAt(expr.Range(), "Incorrect value type", "%s: %s.", x.in.rb.ExprText(expr), err)
 		}
 		v = conv
 	}
 	if v.IsNull() && want == cty.Bool {
-		return cty.NilVal, errorAt(expr.Range(), "Null condition", "%s is null.", x.in.rb.ExprText(expr))
+		return cty.NilVal, ErrorAt(expr.Range(), "Null condition", "%s is null.", x.in.rb.ExprText(expr))
 	}
 	return v, nil
 }
@@ -105,29 +146,49 @@ func (x *Exec) EvalStrings(ctx context.Context, expr hcl.Expression) ([]string, 
 	for it := v.ElementIterator(); it.Next(); {
 		_, e := it.Element()
 		if e.IsNull() {
-			return nil, errorAt(expr.Range(), "Null element", "%s holds a null element.", x.in.rb.ExprText(expr))
+			return nil, ErrorAt(expr.Range(), "Null element", "%s holds a null element.", x.in.rb.ExprText(expr))
 		}
 		out = append(out, e.AsString())
 	}
 	return out, nil
 }
 
-// checkAssert evaluates a condition and fails with its error_message.
-func (x *Exec) checkAssert(ctx context.Context, cond, msg hcl.Expression) error {
-	ok, err := x.EvalBool(ctx, cond)
+// CheckAssert evaluates a condition and its error message from the same
+// live values, read once. A false condition fails the step, or, with
+// severity dsl.SeverityWarning, is recorded as a warning of the step.
+func (x *Exec) CheckAssert(ctx context.Context, cond, msg hcl.Expression, severity string) error {
+	exprs := []hcl.Expression{cond}
+	if msg != nil {
+		exprs = append(exprs, msg)
+	}
+	ectx, err := x.context(ctx, exprs...)
 	if err != nil {
 		return err
 	}
-	if ok {
+	v, err := x.evalIn(ectx, cond, cty.Bool)
+	if err != nil {
+		return err
+	}
+	if v.True() {
 		return nil
 	}
 	detail := fmt.Sprintf("%s is false.", x.in.rb.ExprText(cond))
 	if msg != nil {
-		if m, err := x.Eval(ctx, msg, cty.String); err == nil && !m.IsNull() {
+		if m, err := x.evalIn(ectx, msg, cty.String); err == nil && !m.IsNull() {
 			detail = m.AsString()
 		} else if err != nil {
 			detail += fmt.Sprintf(" (error_message could not be evaluated: %s)", err)
 		}
 	}
-	return errorAt(cond.Range(), "Assertion failed", "%s", detail)
+	if severity == dsl.SeverityWarning {
+		x.warnings = append(x.warnings, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  fmt.Sprintf("Step %s: assertion failed (warning)", x.Step.Ref()),
+			Detail:   detail,
+			Subject:  cond.Range().Ptr(),
+		})
+		x.Log("warning: %s", detail)
+		return nil
+	}
+	return ErrorAt(cond.Range(), "Assertion failed", "%s", detail)
 }

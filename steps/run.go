@@ -4,41 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/topology"
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Run statuses.
+// Run and step statuses.
 const (
-	StatusPassed     = "passed"
+	StatusPassed = "passed"
+	// StatusFailed: a step failed (also one with on_failure = "continue"),
+	// or a check after the steps did not hold.
 	StatusFailed     = "failed"
 	StatusRolledBack = "rolled_back"
-	StatusSkipped    = "skipped"
-	// StatusPending is step.NAME.status of a step that has not run.
+	// StatusInterrupted: SIGINT or SIGTERM ended the run.
+	StatusInterrupted = "interrupted"
+	// StatusSkipped is a step whose when condition was false.
+	StatusSkipped = "skipped"
+	// StatusNotRun is a step that was not reached because the run stopped.
+	StatusNotRun = "not_run"
+	// StatusPending is step.NAME.status of a step that has not run yet.
 	StatusPending = "pending"
 )
 
 // Options are what the interpreter needs besides the runbook.
 type Options struct {
-	Backend   Backend
-	Endpoints map[string]Endpoint
-	// Observer hears every step start and end (reports, traffic marks).
-	Observer Observer
-	// ExcludeKeys are key patterns every verify step leaves out, e.g. the
-	// rehearsal's write probe.
+	// Topology is how steps reach the nodes and endpoints.
+	Topology topology.Topology
+	// Hooks hear every event, in order.
+	Hooks []Hook
+	// ExcludeKeys are key patterns every data comparison leaves out, e.g.
+	// the rehearsal's write probe.
 	ExcludeKeys []string
-	// Log receives one line per step event; nil discards.
-	Log io.Writer
-}
-
-// Observer hears the interpreter's events.
-type Observer interface {
-	StepStarted(s *dsl.Step)
-	StepFinished(r *StepResult)
 }
 
 // StepResult is how one step went.
@@ -51,81 +50,134 @@ type StepResult struct {
 	Output   cty.Value
 	// Diag is the failure, pointing at the runbook; nil when it passed.
 	Diag *hcl.Diagnostic
+	// Warnings are the asserts with severity "warning" that did not hold,
+	// pointing at the runbook.
+	Warnings hcl.Diagnostics
+	// Interrupted is true when a signal ended the step.
+	Interrupted bool
 }
 
 // Result is how the whole run went.
 type Result struct {
+	// Status is StatusPassed only when every step that ran passed.
 	Status   string
 	Steps    []*StepResult
 	Rollback []*StepResult
-	Duration time.Duration
+	// RollbackStatus is StatusRolledBack or StatusFailed when the
+	// rollback ran, "" when it did not.
+	RollbackStatus string
+	// Interrupted names the step a signal interrupted ("" when none, or
+	// when the signal came between steps).
+	Interrupted string
+	Started     time.Time
+	Duration    time.Duration
 	// Diagnostics are the failures, in order.
 	Diagnostics hcl.Diagnostics
+	// Warnings are the warning asserts that did not hold, in order.
+	Warnings hcl.Diagnostics
+}
+
+// Failed lists the main steps that failed.
+func (r *Result) Failed() []*StepResult {
+	var out []*StepResult
+	for _, s := range r.Steps {
+		if s.Status == StatusFailed {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Interpreter runs one runbook once.
 type Interpreter struct {
 	rb      *dsl.Runbook
 	opts    Options
+	hooks   hooks
 	outputs map[string]cty.Value
 }
 
 // New prepares an interpreter.
 func New(rb *dsl.Runbook, opts Options) *Interpreter {
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	return &Interpreter{rb: rb, opts: opts, outputs: map[string]cty.Value{}}
+	return &Interpreter{rb: rb, opts: opts, hooks: hooks(opts.Hooks), outputs: map[string]cty.Value{}}
 }
 
-// Run runs the main steps and, after a failure, the rollback steps.
+// Run runs the main steps and, after a failure or an interruption, the
+// rollback steps. The run passes only when every step that ran passed: a
+// step with on_failure = "continue" that fails lets the next steps run and
+// the run still ends failed. A cancelled ctx (SIGINT, SIGTERM) ends it
+// interrupted; the rollback still runs, on a context of its own.
 func (in *Interpreter) Run(ctx context.Context) *Result {
-	start := time.Now()
-	res := &Result{Status: StatusPassed}
-	failed := false
-	for i, s := range in.rb.Steps {
-		if failed {
-			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusSkipped})
+	res := &Result{Status: StatusPassed, Started: time.Now()}
+	stopped := false
+	for _, s := range in.rb.Steps {
+		if stopped {
+			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusNotRun})
 			continue
 		}
-		fmt.Fprintf(in.opts.Log, "step %d/%d %s %q\n", i+1, len(in.rb.Steps), s.Kind, s.Name)
+		if ctx.Err() != nil {
+			// Interrupted between two steps: the next one does not start.
+			stopped = true
+			res.Status = StatusInterrupted
+			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusNotRun})
+			in.rollback(ctx, res, nil)
+			continue
+		}
 		sr := in.runStep(ctx, s)
 		res.Steps = append(res.Steps, sr)
-		in.logResult(sr)
+		res.Warnings = append(res.Warnings, sr.Warnings...)
 		if sr.Status == StatusPassed || sr.Status == StatusSkipped {
 			continue
 		}
 		res.Diagnostics = append(res.Diagnostics, sr.Diag)
-		if s.OnFailure == "continue" && ctx.Err() == nil {
+		if sr.Interrupted {
+			stopped = true
+			res.Status, res.Interrupted = StatusInterrupted, s.Name
+			if s.OnFailure != "abort" {
+				in.rollback(ctx, res, sr)
+			}
 			continue
 		}
-		failed = true
-		res.Status = StatusFailed
-		if s.OnFailure == "rollback" && in.rb.Rollback != nil {
-			res.Status = in.rollback(ctx, res)
+		if res.Status == StatusPassed {
+			res.Status = StatusFailed
+		}
+		if s.OnFailure == "continue" {
+			continue
+		}
+		stopped = true
+		if s.OnFailure == "rollback" && in.rollback(ctx, res, sr) {
+			res.Status = res.RollbackStatus
 		}
 	}
-	res.Duration = time.Since(start)
+	res.Duration = time.Since(res.Started)
+	for _, h := range in.hooks {
+		h.PostRun(res)
+	}
 	return res
 }
 
-func (in *Interpreter) rollback(ctx context.Context, res *Result) string {
+// rollback runs the rollback steps, if the runbook has any, and reports
+// whether it did.
+func (in *Interpreter) rollback(ctx context.Context, res *Result, cause *StepResult) bool {
+	if in.rb.Rollback == nil {
+		return false
+	}
 	// A cancelled run (Ctrl-C) still gets its rollback, with a fresh
 	// deadline per step.
-	if ctx.Err() != nil {
-		ctx = context.WithoutCancel(ctx)
+	ctx = context.WithoutCancel(ctx)
+	if a, err := in.hooks.each(func(h Hook) (HookAction, error) { return h.PreRollback(cause) }); a == HookHalt {
+		res.Diagnostics = append(res.Diagnostics, haltDiag("the rollback", err))
+		res.RollbackStatus = StatusFailed
+		return true
 	}
-	fmt.Fprintf(in.opts.Log, "rollback: %d step(s)\n", len(in.rb.Rollback.Steps))
 	status := StatusRolledBack
 	for _, s := range in.rb.Rollback.Steps {
 		if status != StatusRolledBack {
-			res.Rollback = append(res.Rollback, &StepResult{Step: s, Status: StatusSkipped})
+			res.Rollback = append(res.Rollback, &StepResult{Step: s, Status: StatusNotRun})
 			continue
 		}
-		fmt.Fprintf(in.opts.Log, "rollback step %s %q\n", s.Kind, s.Name)
 		sr := in.runStep(ctx, s)
 		res.Rollback = append(res.Rollback, sr)
-		in.logResult(sr)
+		res.Warnings = append(res.Warnings, sr.Warnings...)
 		if sr.Status != StatusPassed && sr.Status != StatusSkipped {
 			res.Diagnostics = append(res.Diagnostics, sr.Diag)
 			if s.OnFailure != "continue" {
@@ -133,54 +185,65 @@ func (in *Interpreter) rollback(ctx context.Context, res *Result) string {
 			}
 		}
 	}
-	return status
+	res.RollbackStatus = status
+	in.hooks.each(func(h Hook) (HookAction, error) { return h.PostRollback(status) })
+	return true
 }
 
-func (in *Interpreter) logResult(sr *StepResult) {
-	if sr.Status == StatusSkipped {
-		fmt.Fprintln(in.opts.Log, "  skipped: its when condition is false")
-		return
+func haltDiag(what string, err error) *hcl.Diagnostic {
+	detail := "A hook halted " + what + "."
+	if err != nil {
+		detail = fmt.Sprintf("A hook halted %s: %s.", what, err)
 	}
-	line := fmt.Sprintf("  %s after %d attempt(s), %s", sr.Status, sr.Attempts, sr.Duration.Round(time.Millisecond))
-	if sr.Diag != nil {
-		line += ": " + dsl.DiagnosticLine(sr.Diag)
-	}
-	fmt.Fprintln(in.opts.Log, line)
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Run halted", Detail: detail}
 }
+
+// errHalted is the error of a step a hook halted.
+type errHalted struct{ err error }
+
+func (e *errHalted) Error() string {
+	if e.err == nil {
+		return "halted by a hook"
+	}
+	return "halted: " + e.err.Error()
+}
+func (e *errHalted) Unwrap() error { return e.err }
 
 // runStep runs one step: attempts with back-off until the action succeeds,
 // until holds and the asserts pass, or the timeout or attempts run out.
 func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 	sr := &StepResult{Step: s, Started: time.Now()}
-	if in.opts.Observer != nil {
-		in.opts.Observer.StepStarted(s)
-	}
-	defer func() {
+	x := &Exec{Step: s, in: in, result: sr}
+	finish := func() *StepResult {
 		sr.Duration = time.Since(sr.Started)
 		in.outputs[s.Name] = dsl.StepValue(sr.Status, sr.Output)
-		if in.opts.Observer != nil {
-			in.opts.Observer.StepFinished(sr)
+		if a, err := in.hooks.each(func(h Hook) (HookAction, error) { return h.PostStep(sr) }); a == HookHalt && sr.Status == StatusPassed {
+			sr.Status = StatusFailed
+			sr.Diag = diagFor(x, &errHalted{err})
 		}
-	}()
-	action, ok := actions[s.Kind]
-	x := &Exec{Step: s, in: in}
+		return sr
+	}
+	if a, err := in.hooks.each(func(h Hook) (HookAction, error) { return h.PreStep(s) }); a == HookHalt {
+		sr.Status, sr.Diag = StatusFailed, diagFor(x, &errHalted{err})
+		return finish()
+	}
+	kind, ok := s.Impl.(Kind)
 	if !ok {
 		sr.Status = StatusFailed
-		sr.Diag = diagFor(x, fmt.Errorf("no action is registered for step kind %q", s.Kind))
-		return sr
+		sr.Diag = diagFor(x, fmt.Errorf("step kind %q cannot run: it was loaded without steps.Kind", s.Kind))
+		return finish()
 	}
 	sctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	if s.When != nil {
 		run, err := x.EvalBool(sctx, s.When)
 		if err != nil {
-			sr.Status = StatusFailed
-			sr.Diag = diagFor(x, err)
-			return sr
+			in.fail(ctx, sctx, x, sr, err)
+			return finish()
 		}
 		if !run {
 			sr.Status = StatusSkipped
-			return sr
+			return finish()
 		}
 	}
 
@@ -193,13 +256,19 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 	for {
 		sr.Attempts++
 		x.Attempt = sr.Attempts
-		out, err := in.attempt(sctx, x, action)
+		x.warnings = nil
+		if a, herr := in.hooks.each(func(h Hook) (HookAction, error) { return h.PreAttempt(s, x.Attempt) }); a == HookHalt {
+			lastErr = Permanent(&errHalted{herr})
+			break
+		}
+		out, err := in.attempt(sctx, x, kind)
+		in.hooks.each(func(h Hook) (HookAction, error) { return h.PostAttempt(s, x.Attempt, err) })
 		if err == nil {
-			sr.Status, sr.Output = StatusPassed, out
-			return sr
+			sr.Status, sr.Output, sr.Warnings = StatusPassed, out, x.warnings
+			return finish()
 		}
 		lastErr = err
-		if isPermanent(err) || (maxAttempts > 0 && sr.Attempts >= maxAttempts) {
+		if isPermanent(err) || (maxAttempts > 0 && sr.Attempts >= maxAttempts) || sctx.Err() != nil {
 			break
 		}
 		t := time.NewTimer(interval)
@@ -213,24 +282,38 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 		}
 		interval = min(interval*2, s.Retry.MaxInterval)
 	}
-	sr.Status = StatusFailed
-	if sctx.Err() != nil && ctx.Err() == nil {
-		lastErr = fmt.Errorf("timed out after %s and %d attempt(s); last: %w", s.Timeout, sr.Attempts, lastErr)
-		if de := (*DiagError)(nil); errors.As(lastErr, &de) {
-			d := *de.Diag
-			d.Detail = fmt.Sprintf("Timed out after %s and %d attempt(s). Last attempt: %s", s.Timeout, sr.Attempts, d.Detail)
-			lastErr = &DiagError{Diag: &d}
-		}
-	} else if ctx.Err() != nil {
-		lastErr = fmt.Errorf("interrupted: %w", lastErr)
-	}
-	sr.Diag = diagFor(x, lastErr)
-	return sr
+	in.fail(ctx, sctx, x, sr, lastErr)
+	return finish()
 }
 
-// attempt runs the action once, then until and the asserts.
-func (in *Interpreter) attempt(ctx context.Context, x *Exec, action Action) (cty.Value, error) {
-	out, err := action(ctx, x)
+// fail records a step's failure: interrupted when the run's context was
+// cancelled, timed out when only the step's was, else the error itself.
+func (in *Interpreter) fail(ctx, sctx context.Context, x *Exec, sr *StepResult, err error) {
+	sr.Status = StatusFailed
+	switch {
+	case ctx.Err() != nil:
+		sr.Interrupted = true
+		sr.Diag = &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Step %s interrupted", x.Step.Ref()),
+			Detail:   fmt.Sprintf("A signal stopped the run during attempt %d of this step.", max(sr.Attempts, 1)),
+			Subject:  x.Step.DeclRange.Ptr(),
+		}
+		return
+	case sctx.Err() != nil:
+		err = fmt.Errorf("timed out after %s and %d attempt(s); last: %w", x.Step.Timeout, sr.Attempts, err)
+		if de := (*DiagError)(nil); errors.As(err, &de) {
+			d := *de.Diag
+			d.Detail = fmt.Sprintf("Timed out after %s and %d attempt(s). Last attempt: %s", x.Step.Timeout, sr.Attempts, d.Detail)
+			err = &DiagError{Diag: &d}
+		}
+	}
+	sr.Diag = diagFor(x, err)
+}
+
+// attempt runs the kind once, then until and the asserts.
+func (in *Interpreter) attempt(ctx context.Context, x *Exec, kind Kind) (cty.Value, error) {
+	out, err := kind.Run(ctx, x)
 	if err != nil {
 		return out, err
 	}
@@ -242,11 +325,11 @@ func (in *Interpreter) attempt(ctx context.Context, x *Exec, action Action) (cty
 			return out, err
 		}
 		if !ok {
-			return out, errorAt(x.Step.Until.Range(), "Condition not met", "until = %s is false.", in.rb.ExprText(x.Step.Until))
+			return out, ErrorAt(x.Step.Until.Range(), "Condition not met", "until = %s is false.", in.rb.ExprText(x.Step.Until))
 		}
 	}
 	for _, a := range x.Step.Asserts {
-		if err := x.checkAssert(ctx, a.Condition, a.ErrorMessage); err != nil {
+		if err := x.CheckAssert(ctx, a.Condition, a.ErrorMessage, a.Severity); err != nil {
 			return out, err
 		}
 	}

@@ -3,20 +3,20 @@ package steps
 import (
 	"context"
 	"fmt"
-	"github.com/understudy/understudy/steps/redis"
-	"net"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/redis"
+	"github.com/understudy/understudy/steps/topology"
 	"github.com/zclconf/go-cty/cty"
 )
 
-// state reads the live state an expression needs: INFO of every node it
-// mentions, the outputs of the steps that ran, and the live functions.
-func (in *Interpreter) state(ctx context.Context, expr hcl.Expression) (dsl.EvalState, error) {
+// state reads the live state the expressions need: INFO of every node they
+// mention (once per node, however many expressions mention it), the
+// outputs of the steps that ran, and the live functions.
+func (in *Interpreter) state(ctx context.Context, exprs ...hcl.Expression) (dsl.EvalState, error) {
 	st := dsl.EvalState{
 		Nodes: map[string]cty.Value{},
 		Steps: map[string]cty.Value{},
@@ -31,28 +31,31 @@ func (in *Interpreter) state(ctx context.Context, expr hcl.Expression) (dsl.Eval
 			st.Steps[s.Name] = dsl.StepValue(StatusPending, cty.NilVal)
 		}
 	}
-	for _, tr := range expr.Variables() {
-		if tr.RootName() != "node" || len(tr) < 2 {
-			continue
+	for _, expr := range exprs {
+		for _, tr := range expr.Variables() {
+			if tr.RootName() != "node" || len(tr) < 2 {
+				continue
+			}
+			name := traverserName(tr[1])
+			if name == "" {
+				continue
+			}
+			if _, done := st.Nodes[name]; done {
+				continue
+			}
+			ns, err := in.readNode(ctx, name, mentions(exprs, name, "app_clients"))
+			if err != nil {
+				return st, ErrorAt(tr.SourceRange(), "Cannot read node", "%s", err)
+			}
+			st.Nodes[name] = ns.Value()
 		}
-		name := stepName(tr[1])
-		if name == "" {
-			continue
-		}
-		if _, done := st.Nodes[name]; done {
-			continue
-		}
-		ns, err := in.readNode(ctx, name, mentions(expr, name, "app_clients"))
-		if err != nil {
-			return st, errorAt(tr.SourceRange(), "Cannot read node", "%s", err)
-		}
-		st.Nodes[name] = ns.Value()
 	}
 	return st, nil
 }
 
-// stepName is the name a traversal step selects: node.NAME or node["NAME"].
-func stepName(t hcl.Traverser) string {
+// traverserName is the name a traversal step selects: node.NAME or
+// node["NAME"].
+func traverserName(t hcl.Traverser) string {
 	switch t := t.(type) {
 	case hcl.TraverseAttr:
 		return t.Name
@@ -64,21 +67,20 @@ func stepName(t hcl.Traverser) string {
 	return ""
 }
 
-// mentions reports whether expr reads node.NAME.ATTR.
-func mentions(expr hcl.Expression, node, attr string) bool {
-	for _, tr := range expr.Variables() {
-		if tr.RootName() != "node" || len(tr) < 3 {
-			continue
-		}
-		if stepName(tr[1]) == node && stepName(tr[2]) == attr {
-			return true
+// mentions reports whether one of exprs reads node.NAME.ATTR.
+func mentions(exprs []hcl.Expression, node, attr string) bool {
+	for _, expr := range exprs {
+		for _, tr := range expr.Variables() {
+			if tr.RootName() == "node" && len(tr) >= 3 && traverserName(tr[1]) == node && traverserName(tr[2]) == attr {
+				return true
+			}
 		}
 	}
 	return false
 }
 
 // appClients counts the connections of a node that are neither
-// understudy's own (CLIENT SETNAME understudy) nor replication links.
+// understudy's own (named topology.ClientName) nor replication links.
 func appClients(ctx context.Context, c *goredis.Client) (int64, error) {
 	list, err := c.ClientList(ctx).Result()
 	if err != nil {
@@ -95,7 +97,7 @@ func appClients(ctx context.Context, c *goredis.Client) (int64, error) {
 				f[k] = v
 			}
 		}
-		if f["name"] == ClientName || strings.ContainsAny(f["flags"], "MS") {
+		if f["name"] == topology.ClientName || strings.ContainsAny(f["flags"], "MS") {
 			continue
 		}
 		n++
@@ -105,63 +107,25 @@ func appClients(ctx context.Context, c *goredis.Client) (int64, error) {
 
 // readNode reads INFO from a node.
 func (in *Interpreter) readNode(ctx context.Context, name string, withClients bool) (dsl.NodeState, error) {
-	c, err := in.opts.Backend.Client(name)
+	n, err := in.opts.Topology.Node(name)
 	if err != nil {
 		return dsl.NodeState{}, fmt.Errorf("node %q: %w", name, err)
 	}
-	info, err := ReadInfo(ctx, c)
+	c, err := n.Client()
+	if err != nil {
+		return dsl.NodeState{}, fmt.Errorf("node %q: %w", name, err)
+	}
+	info, err := redis.ReadInfo(ctx, c)
 	if err != nil {
 		return dsl.NodeState{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
-	addr, _ := in.opts.Backend.Address(name)
-	ns := dsl.NodeState{Name: name, Address: addr, Info: info, AppClients: -1}
+	ns := dsl.NodeState{Name: name, Address: n.Address(), Info: info, AppClients: -1}
 	if withClients {
 		if ns.AppClients, err = appClients(ctx, c); err != nil {
 			return ns, fmt.Errorf("CLIENT LIST on node %q: %w", name, err)
 		}
 	}
 	return ns, nil
-}
-
-// ReadInfo sends INFO with the given section (the default set when none;
-// Redis 6.0 takes at most one) and parses every field.
-func ReadInfo(ctx context.Context, c *goredis.Client, sections ...string) (map[string]string, error) {
-	s, err := c.Info(ctx, sections...).Result()
-	if err != nil {
-		return nil, err
-	}
-	return parseInfo(s), nil
-}
-
-func parseInfo(s string) map[string]string {
-	out := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if ok {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func infoInt(info map[string]string, key string) int64 {
-	n, _ := strconv.ParseInt(info[key], 10, 64)
-	return n
-}
-
-// nodeVersion tells a node's engine and version from INFO.
-func nodeVersion(info map[string]string) (redis.Version, error) {
-	engine, num := redis.EngineVersionFromInfo(info)
-	v, err := redis.ParseVersion(num)
-	if err != nil {
-		return redis.Version{}, fmt.Errorf("cannot read the server version from INFO: %w", err)
-	}
-	v.Engine = engine
-	return v, nil
 }
 
 // liveFuncs answers the dsl's live functions for one evaluation.
@@ -171,58 +135,22 @@ type liveFuncs struct {
 }
 
 func (l *liveFuncs) InSync(replica, master string) (bool, error) {
-	mc, err := l.in.opts.Backend.Client(master)
+	m, err := l.in.opts.Topology.Node(master)
 	if err != nil {
 		return false, err
 	}
-	rc, err := l.in.opts.Backend.Client(replica)
+	r, err := l.in.opts.Topology.Node(replica)
 	if err != nil {
 		return false, err
 	}
-	maddr, _ := l.in.opts.Backend.Address(master)
-	ok, _, err := inSync(l.ctx, rc, mc, maddr)
+	mc, err := m.Client()
+	if err != nil {
+		return false, err
+	}
+	rc, err := r.Client()
+	if err != nil {
+		return false, err
+	}
+	ok, _, err := redis.InSync(l.ctx, rc, mc, m.Address())
 	return ok, err
-}
-
-// inSync checks a replica against its master the way redis-facts.md says:
-// read the master's offset FIRST, then the replica's link, sync state,
-// replication id and offset. why says what is missing.
-func inSync(ctx context.Context, replica, master *goredis.Client, masterAddr string) (ok bool, why string, err error) {
-	m, err := ReadInfo(ctx, master, "replication")
-	if err != nil {
-		return false, "", fmt.Errorf("INFO replication on master: %w", err)
-	}
-	r, err := ReadInfo(ctx, replica, "replication")
-	if err != nil {
-		return false, "", fmt.Errorf("INFO replication on replica: %w", err)
-	}
-	switch {
-	case r["role"] != "slave":
-		return false, "replica is a " + r["role"], nil
-	case masterAddr != "" && !sameAddr(net.JoinHostPort(r["master_host"], r["master_port"]), masterAddr):
-		return false, fmt.Sprintf("replica follows %s:%s, not %s", r["master_host"], r["master_port"], masterAddr), nil
-	case r["master_link_status"] != "up":
-		return false, "master_link_status is " + r["master_link_status"], nil
-	case r["master_sync_in_progress"] != "0":
-		return false, "sync in progress", nil
-	case r["master_replid"] != m["master_replid"]:
-		return false, "replication ids differ", nil
-	case infoInt(r, "slave_repl_offset") < infoInt(m, "master_repl_offset"):
-		return false, fmt.Sprintf("replica offset %s behind master offset %s", r["slave_repl_offset"], m["master_repl_offset"]), nil
-	}
-	return true, "", nil
-}
-
-func sameAddr(a, b string) bool {
-	norm := func(s string) string {
-		h, p, err := net.SplitHostPort(s)
-		if err != nil {
-			return s
-		}
-		if h == "localhost" || h == "::1" {
-			h = "127.0.0.1"
-		}
-		return net.JoinHostPort(h, p)
-	}
-	return norm(a) == norm(b)
 }

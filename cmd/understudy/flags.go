@@ -73,3 +73,10 @@ func inputFlags(fs *flag.FlagSet) *inputs {
 	fs.Var(&in.varFiles, "var-file", "read variables from an HCL file (repeatable)")
 	return in
 }
+
+// usageError names what is wrong with a command line, then shows the usage.
+func usageError(fs *flag.FlagSet, stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "understudy %s: %s\n\n", fs.Name(), msg)
+	fs.Usage()
+	return exitUsage
+}

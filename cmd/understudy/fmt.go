@@ -19,8 +19,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 		return flagExit(err)
 	}
 	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
+		return usageError(fs, stderr, "fmt needs at least one runbook file")
 	}
 	code := exitOK
 	for _, f := range files {

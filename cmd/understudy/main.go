@@ -19,6 +19,8 @@ const (
 	exitFailed   = 1 // the runbook ran and did not pass
 	exitUsage    = 2 // bad input: flags, HCL diagnostics, refused runbooks
 	exitInternal = 3 // the machinery failed (no Docker, no image)
+	// exitInterrupted is 128+SIGINT, as shells report a command a signal ended.
+	exitInterrupted = 130
 )
 
 type command struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
+	"github.com/understudy/understudy/steps/redact"
 	"github.com/understudy/understudy/steps/rehearsal"
 	"github.com/understudy/understudy/steps/rehearsal/container"
 	"github.com/zclconf/go-cty/cty"
@@ -23,11 +24,14 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 			"node, seeded with data of every common type, a write probe through the endpoint for the\n"+
 			"whole run, then checks that no acknowledged write was lost and that the final master\n"+
 			"holds the seeded data. Every container is removed at the end, also after a failure or\n"+
-			"Ctrl-C. Exit code 0 only when the rehearsal passed.\n\n"+
+			"Ctrl-C. Exit code 0 only when the rehearsal passed; 1 when it did not; 130 when a signal\n"+
+			"(Ctrl-C, SIGTERM) interrupted it (the rollback and the checks still run).\n\n"+
 			"Images: UNDERSTUDY_IMAGES=auto (default: the local understudy/* image when it exists,\n"+
-			"else the official one), local, or official; build the local ones with 'make images'.", stderr)
+			"else the official one), local, or official; build the local ones with 'make images'.\n"+
+			"Password: the nodes get a random password, or $"+rehearsal.PasswordEnv+" when set (so an\n"+
+			"outside client can connect); it never appears in any output.", stderr)
 	in := inputFlags(fs)
-	reportPath := fs.String("report", "", "write the JSON report to this path")
+	reportPath := fs.String("report", "", "write the JSON report to this path (mode 0600)")
 	keys := fs.Int("keys", 0, fmt.Sprintf("keys to seed (default: the runbook's rehearsal block, else %d; -1 for none)", rehearsal.DefaultKeys))
 	rate := fs.Int("rate", 0, fmt.Sprintf("write probe rate in writes/s (default: the runbook's, else %d; -1 for none)", rehearsal.DefaultWriteRate))
 	images := fs.String("images", "", "image source: auto, local or official (default: $UNDERSTUDY_IMAGES, else auto)")
@@ -36,9 +40,11 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return flagExit(err)
 	}
-	if len(files) != 1 {
-		fs.Usage()
-		return exitUsage
+	switch {
+	case len(files) == 0:
+		return usageError(fs, stderr, "rehearse needs the runbook file")
+	case len(files) > 1:
+		return usageError(fs, stderr, fmt.Sprintf("rehearse takes one runbook file, got %d", len(files)))
 	}
 	catalog, err := container.CatalogFromEnv()
 	if *images != "" {
@@ -47,13 +53,11 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 		catalog = container.Catalog{Source: src}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "understudy rehearse: %v\n", err)
-		return exitUsage
+		return usageError(fs, stderr, err.Error())
 	}
 
-	rb, diags := dsl.Load(files, dsl.LoadOptions{Vars: in.vars, VarFiles: in.varFiles, Mode: dsl.ModeRehearsal})
-	_ = rb.WriteDiagnostics(stderr, diags, false)
-	if diags.HasErrors() {
+	rb, ok := load(stderr, files, in, dsl.ModeRehearsal)
+	if !ok {
 		return exitUsage
 	}
 	if d := rehearsal.CheckRehearsable(rb); d.HasErrors() {
@@ -72,7 +76,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 			// A second Ctrl-C kills the process at once; the next
 			// rehearsal removes what this one leaves.
 			stop()
-			fmt.Fprintln(stderr, "\ninterrupted: running the rollback and removing the containers (Ctrl-C again to quit at once)")
+			fmt.Fprintln(stderr, "\ninterrupted: running the rollback and the checks, then removing the containers (Ctrl-C again to quit at once)")
 		}
 	}()
 	var log io.Writer = stderr
@@ -87,8 +91,9 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 			varsShown[name] = v.AsString()
 		}
 	}
+	secrets := redact.New()
 	rep, err := rehearsal.Rehearse(ctx, rb, files[0], rehearsal.Options{
-		Keys: *keys, WriteRate: *rate, Catalog: catalog, Log: log, Variables: varsShown,
+		Keys: *keys, WriteRate: *rate, Catalog: catalog, Log: log, Variables: varsShown, Secrets: secrets,
 	})
 	if err != nil {
 		var hd hcl.Diagnostics
@@ -96,19 +101,27 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 			_ = rb.WriteDiagnostics(stderr, hd, false)
 			return exitUsage
 		}
+		fmt.Fprintf(stderr, "understudy rehearse: %s\n", secrets.String(err.Error()))
+		return exitInternal
+	}
+	out := secrets.Writer(stdout)
+	defer out.Close()
+	if err := rep.Write(out, "text"); err != nil {
 		fmt.Fprintf(stderr, "understudy rehearse: %v\n", err)
 		return exitInternal
 	}
-	rep.WriteSummary(stdout)
 	if *reportPath != "" {
-		if err := rep.WriteFile(*reportPath); err != nil {
+		if err := rep.WriteFile(*reportPath, secrets); err != nil {
 			fmt.Fprintf(stderr, "understudy rehearse: %v\n", err)
 			return exitInternal
 		}
-		fmt.Fprintf(stdout, "  report: %s\n", *reportPath)
+		fmt.Fprintf(out, "  report: %s\n", *reportPath)
 	}
-	if rep.Status != steps.StatusPassed {
-		return exitFailed
+	switch rep.Status {
+	case steps.StatusPassed:
+		return exitOK
+	case steps.StatusInterrupted:
+		return exitInterrupted
 	}
-	return exitOK
+	return exitFailed
 }

@@ -17,14 +17,12 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return flagExit(err)
 	}
 	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
+		return usageError(fs, stderr, "validate needs at least one runbook file")
 	}
 	code := exitOK
 	for _, f := range files {
-		rb, diags := dsl.Load([]string{f}, dsl.LoadOptions{Vars: in.vars, VarFiles: in.varFiles, Mode: dsl.ModeValidate})
-		_ = rb.WriteDiagnostics(stderr, diags, false)
-		if diags.HasErrors() {
+		rb, ok := load(stderr, []string{f}, in, dsl.ModeValidate)
+		if !ok {
 			code = exitUsage
 			continue
 		}

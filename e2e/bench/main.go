@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/kinds"
 	"github.com/understudy/understudy/steps/rehearsal"
 	"github.com/understudy/understudy/steps/rehearsal/container"
 	"github.com/understudy/understudy/steps/report"
@@ -47,7 +48,7 @@ func main() {
 			fail(fmt.Errorf("pair %q: write from:to", pair))
 		}
 		for _, rbk := range runbooks {
-			rb, diags := dsl.Load([]string{rbk.path}, dsl.LoadOptions{Vars: []string{"from=" + from, "to=" + to}, Mode: dsl.ModeRehearsal})
+			rb, diags := dsl.Load([]string{rbk.path}, dsl.LoadOptions{Vars: []string{"from=" + from, "to=" + to}, Mode: dsl.ModeRehearsal, Kinds: kinds.Registry})
 			if diags.HasErrors() {
 				fail(diags)
 			}
@@ -59,7 +60,7 @@ func main() {
 			held, method, stall := switchFigures(rep, rbk.switchStep)
 			t := rep.Traffic
 			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n",
-				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallDuring, stall, held, method)
+				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallStep, stall, held, method)
 		}
 	}
 	// One table at the end: the rows of one run, side by side.

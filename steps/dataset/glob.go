@@ -1,5 +1,10 @@
 package dataset
 
+import (
+	"errors"
+	"fmt"
+)
+
 // matchGlob reports whether s matches the Redis glob pattern p, as KEYS and
 // SCAN MATCH do (a port of stringmatchlen in Redis's util.c): '*' and '?'
 // match any bytes, ':' and '/' included; "[abc]", "[^abc]" and "[a-z]" match
@@ -95,4 +100,39 @@ func globMatch(p, s string, skipLonger *bool) bool {
 		}
 	}
 	return i == len(p) && j == len(s)
+}
+
+// CheckPattern reports a glob pattern Redis would accept but that cannot mean
+// what was written: an unterminated character class ("[" without "]"), a
+// trailing lone backslash, an empty pattern.
+func CheckPattern(p string) error {
+	if p == "" {
+		return errors.New("the pattern is empty")
+	}
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			if i+1 == len(p) {
+				return errors.New(`it ends with a lone '\': escape it as '\\'`)
+			}
+			i++
+		case '[':
+			end := -1
+			for j := i + 1; j < len(p); j++ {
+				if p[j] == '\\' {
+					j++
+					continue
+				}
+				if p[j] == ']' && j > i+1 {
+					end = j
+					break
+				}
+			}
+			if end < 0 {
+				return fmt.Errorf("the character class at byte %d has no closing ']' (write '\\[' for a literal '[')", i+1)
+			}
+			i = end
+		}
+	}
+	return nil
 }

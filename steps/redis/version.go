@@ -138,6 +138,49 @@ func (v Version) RDBVersion() int {
 	return 0
 }
 
+// The RDB versions 12 to 79 are the formats of Redis 7.4 and later; Valkey
+// reserves them as foreign and refuses them (redis-facts.md). Valkey 9
+// writes its own format from 80 on, under the magic "VALKEY" instead of
+// "REDIS".
+const (
+	rdbForeignMin = 12
+	rdbForeignMax = 79
+)
+
+// MaxRDBRead is the highest RDB version the server loads, which is the one
+// it writes: a server reads every older version and no newer one (Redis
+// 6.0 up to 9, 7.0 up to 10, Valkey 8.x up to 11). Valkey 9 reads up to its
+// own 80 but refuses the Redis versions 12 to 79 in between: ask ReadsRDB.
+// Unknown versions return 0.
+func (v Version) MaxRDBRead() int { return v.RDBVersion() }
+
+// ReadsRDB reports whether the server loads a snapshot (a dump file or a
+// full sync) of RDB version rdb: any version up to MaxRDBRead, except that
+// Valkey refuses the Redis 7.4+ formats 12 to 79 (with its default
+// rdb-version-check strict; relaxed does not lift this range either).
+func (v Version) ReadsRDB(rdb int) bool {
+	if rdb <= 0 || rdb > v.MaxRDBRead() {
+		return false
+	}
+	if v.Engine == EngineValkey && rdb >= rdbForeignMin && rdb <= rdbForeignMax {
+		return false
+	}
+	return true
+}
+
+// RDBMagic is how the server's snapshots start: "REDIS0011", "VALKEY080";
+// "" for unknown versions.
+func (v Version) RDBMagic() string {
+	n := v.RDBVersion()
+	switch {
+	case n == 0:
+		return ""
+	case n > rdbForeignMax:
+		return fmt.Sprintf("VALKEY%03d", n)
+	}
+	return fmt.Sprintf("REDIS%04d", n)
+}
+
 // HasFailover reports whether the server has FAILOVER and CLIENT PAUSE WRITE (6.2+).
 func (v Version) HasFailover() bool { return v.AtLeast(6, 2) }
 

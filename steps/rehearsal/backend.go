@@ -2,89 +2,134 @@ package rehearsal
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/understudy/understudy/steps/redis"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/understudy/understudy/steps"
+	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/rehearsal/container"
+	"github.com/understudy/understudy/steps/rehearsal/proxy"
+	"github.com/understudy/understudy/steps/topology"
 )
 
-// backend is the node contract over rehearsal containers.
-type backend struct {
-	steps.ClientCache
-	mu    sync.Mutex
-	nodes map[string]*container.Node
+// deployment is the rehearsal's topology: one container per node and one
+// proxy per endpoint.
+type deployment struct {
+	clients topology.ClientCache
+	mu      sync.Mutex
+	nodes   map[string]*container.Node
+	eps     map[string]*endpoint
 }
 
-func newBackend() *backend {
-	return &backend{nodes: map[string]*container.Node{}}
+var _ topology.Topology = (*deployment)(nil)
+
+func newDeployment() *deployment {
+	return &deployment{nodes: map[string]*container.Node{}, eps: map[string]*endpoint{}}
 }
 
-func (b *backend) node(name string) (*container.Node, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, ok := b.nodes[name]
+func (d *deployment) container(name string) (*container.Node, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, ok := d.nodes[name]
 	if !ok {
 		return nil, fmt.Errorf("node %q has no rehearsal container", name)
 	}
 	return n, nil
 }
 
-func (b *backend) Client(name string) (*goredis.Client, error) {
-	return b.Get(name, func() (*goredis.Options, error) {
-		n, err := b.node(name)
-		if err != nil {
-			return nil, err
-		}
-		return &goredis.Options{Addr: n.Addr(), Password: n.Password()}, nil
-	})
-}
-
-func (b *backend) Address(name string) (string, error) {
-	n, err := b.node(name)
+func (d *deployment) Node(name string) (topology.Node, error) {
+	c, err := d.container(name)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return n.Addr(), nil
+	return &node{d: d, c: c}, nil
 }
 
-func (b *backend) MasterAuth(name string) steps.Auth {
-	n, err := b.node(name)
-	if err != nil {
-		return steps.Auth{}
+func (d *deployment) Endpoint(name string) (topology.Endpoint, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ep, ok := d.eps[name]
+	if !ok {
+		return nil, fmt.Errorf("endpoint %q has no rehearsal proxy", name)
 	}
-	return steps.Auth{Password: n.Password()}
+	return ep, nil
 }
 
-func (b *backend) Upgrade(ctx context.Context, name string, v redis.Version) error {
-	n, err := b.node(name)
-	if err != nil {
-		return err
-	}
-	return n.Replace(ctx, v)
+// Close closes the controller's clients.
+func (d *deployment) Close(context.Context) error {
+	d.clients.Close()
+	return nil
 }
 
-// close closes the clients and removes the containers.
-func (b *backend) close(ctx context.Context) []error {
-	b.Close()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var errs []error
-	var wg sync.WaitGroup
-	var emu sync.Mutex
-	for name, n := range b.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+// remove closes the proxies and removes the containers.
+func (d *deployment) remove(ctx context.Context) error {
+	d.clients.Close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ep := range d.eps {
+		_ = ep.p.Close()
+	}
+	var (
+		wg   sync.WaitGroup
+		emu  sync.Mutex
+		errs []error
+	)
+	for name, n := range d.nodes {
+		wg.Go(func() {
 			if err := n.Terminate(ctx); err != nil {
 				emu.Lock()
 				errs = append(errs, fmt.Errorf("remove node %q: %w", name, err))
 				emu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	return errs
+	return errors.Join(errs...)
+}
+
+// node is a rehearsal container as the interpreter sees it.
+type node struct {
+	d *deployment
+	c *container.Node
+}
+
+func (n *node) Name() string    { return n.c.Name }
+func (n *node) Address() string { return n.c.Addr() }
+
+func (n *node) Client() (*goredis.Client, error) {
+	return n.d.clients.Get(n.c.Name, func() (*goredis.Options, error) {
+		return &goredis.Options{Addr: n.c.Addr(), Password: n.c.Password()}, nil
+	})
+}
+
+func (n *node) MasterAuth() redis.Auth { return redis.Auth{Password: n.c.Password()} }
+
+// Upgrade replaces the container with one of version v on the same data
+// directory and port.
+func (n *node) Upgrade(ctx context.Context, v redis.Version) error { return n.c.Replace(ctx, v) }
+
+// endpoint is an endpoint as a proxy the rehearsal controls.
+type endpoint struct {
+	p      *proxy.Proxy
+	mu     sync.Mutex
+	target string
+}
+
+func (e *endpoint) Hold(ctx context.Context) error { return e.p.Hold(ctx) }
+
+func (e *endpoint) Repoint(_ context.Context, node, addr string) error {
+	e.p.Repoint(addr)
+	e.mu.Lock()
+	e.target = node
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *endpoint) Release() { e.p.Release() }
+
+func (e *endpoint) Target() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.target
 }

@@ -6,9 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/understudy/understudy/steps/redis"
 	"io"
-	"sort"
+	"os"
 	"sync"
 	"time"
 
@@ -18,12 +17,13 @@ import (
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
 	"github.com/understudy/understudy/steps/dataset"
+	"github.com/understudy/understudy/steps/redact"
+	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/rehearsal/container"
 	"github.com/understudy/understudy/steps/rehearsal/proxy"
 	"github.com/understudy/understudy/steps/rehearsal/traffic"
 	"github.com/understudy/understudy/steps/report"
-	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
+	"github.com/understudy/understudy/steps/topology"
 )
 
 // Defaults of a rehearsal.
@@ -35,6 +35,10 @@ const (
 	TrafficDB = 15
 	// TrafficPrefix is the key prefix of the write probe.
 	TrafficPrefix = "understudy:probe:"
+	// PasswordEnv names the environment variable that fixes the password
+	// of the rehearsal's nodes (default: a random one per rehearsal), so
+	// that an outside client or test suite can connect.
+	PasswordEnv = "UNDERSTUDY_REHEARSAL_PASSWORD"
 	// settle is how long the probe writes before the first step and after
 	// the last, so both ends of the timeline are measured.
 	settle = 500 * time.Millisecond
@@ -49,232 +53,432 @@ type Options struct {
 	// DefaultWriteRate. Negative: no probe.
 	WriteRate int
 	Catalog   container.Catalog
-	// Log receives progress lines; nil discards.
+	// Log receives progress lines, with every secret of the run redacted;
+	// nil discards.
 	Log io.Writer
 	// Variables are shown in the report.
 	Variables map[string]string
-	// Password of the nodes; empty (the default) draws a random one per
-	// rehearsal. Tests set it to check it is never printed.
+	// Password of the nodes; empty: $UNDERSTUDY_REHEARSAL_PASSWORD, else a
+	// random one per rehearsal.
 	Password string
+	// Secrets collects the secrets of the run (the password, the
+	// runbook's sensitive values) for the caller's own outputs; nil: a set
+	// of the rehearsal's own.
+	Secrets *redact.Secrets
+}
+
+// rehearsal is one run: the phases below fill it in order.
+type rehearsal struct {
+	rb     *dsl.Runbook
+	opts   Options
+	layout *topology.Layout
+	log    io.Writer
+	origin time.Time
+	rep    *report.Report
+
+	keys, rate int
+	session    string
+	password   string
+	secrets    *redact.Secrets
+	dep        *deployment
+	exclude    []string
+	seeded     dataset.Fingerprint
+	writer     *traffic.Writer
+	before     map[string]nodeInfo
+	final      string // the node the application ends on
+}
+
+// phase is one stage of a rehearsal. A phase that fails with an error ends
+// the rehearsal as a failure of the machinery (no Docker, an image
+// missing); what the runbook does is judged in the report.
+type phase struct {
+	name string
+	run  func(ctx context.Context) error
 }
 
 // Rehearse runs the runbook against containers and returns its report. The
 // error is for failures of the rehearsal machinery itself (no Docker, an
-// image missing); a runbook that fails is a report with status failed.
+// image missing) and for runbooks that cannot be rehearsed (hcl.Diagnostics,
+// nothing started); a runbook that fails is a report with status failed. A
+// cancelled ctx (SIGINT, SIGTERM) ends it with status interrupted after the
+// rollback and the checks, which still run.
+//
+// The phases run over the runbook's layout (package topology): check the
+// images, start the nodes, start the endpoints, seed, start the write
+// probe, run the steps, check what the application kept; the containers
+// are removed at the end whatever happened. A Sentinel or Cluster layout
+// plugs in at "start nodes" and "start endpoints" (sentinels, a cluster
+// built from its shape) and at "start traffic" (a client that discovers
+// the master); the other phases stay as they are.
 func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (*report.Report, error) {
 	if diags := CheckRehearsable(rb); diags.HasErrors() {
 		return nil, diags
 	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
+	r := &rehearsal{
+		rb: rb, opts: opts, layout: topology.Standalone(rb), origin: time.Now(),
+		keys: firstNonZero(opts.Keys, rb.Rehearsal.Keys, DefaultKeys),
+		rate: firstNonZero(opts.WriteRate, rb.Rehearsal.WriteRate, DefaultWriteRate),
+		dep:  newDeployment(), exclude: []string{TrafficPrefix + "*"},
+		secrets: opts.Secrets,
 	}
+	if r.secrets == nil {
+		r.secrets = redact.New()
+	}
+	r.password = firstNonEmpty(opts.Password, os.Getenv(PasswordEnv), randomHex(16))
+	r.secrets.Add(r.password)
+	r.secrets.Add(rb.Secrets()...)
+	log := opts.Log
+	if log == nil {
+		log = io.Discard
+	}
+	lw := r.secrets.Writer(log)
+	defer lw.Close()
+	r.log = lw
+	r.rep = &report.Report{Runbook: name, Mode: "rehearsal", Status: steps.StatusFailed, Variables: opts.Variables}
 	// testcontainers-go prints a banner and its own progress on the default
 	// logger: the rehearsal's log says what matters.
 	tclog.SetDefault(tclog.NewNoopLogger())
-	keys := firstNonZero(opts.Keys, rb.Rehearsal.Keys, DefaultKeys)
-	rate := firstNonZero(opts.WriteRate, rb.Rehearsal.WriteRate, DefaultWriteRate)
-	start := time.Now()
-	rep := &report.Report{Runbook: name, Mode: "rehearsal", Status: steps.StatusFailed, Variables: opts.Variables}
 
-	if n, err := container.RemoveStale(ctx); err != nil {
-		fmt.Fprintf(opts.Log, "warning: could not look for containers of crashed runs: %v\n", err)
-	} else if n > 0 {
-		fmt.Fprintf(opts.Log, "removed %d container(s) left by a crashed run\n", n)
-	}
-
-	session := container.NewSessionID()
-	password := opts.Password
-	if password == "" {
-		password = randomHex(16)
-	}
-	be := newBackend()
-	defer func() {
-		// Cleanup must run even when ctx was cancelled (Ctrl-C).
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		for _, err := range be.close(cctx) {
-			fmt.Fprintf(opts.Log, "warning: %v\n", err)
-		}
-		if err := container.RemoveSession(cctx, session); err != nil {
-			fmt.Fprintf(opts.Log, "warning: remove session %s: %v\n", session, err)
-		}
-	}()
-
-	// Nodes, in parallel.
-	fmt.Fprintf(opts.Log, "starting %d node(s) (session %s)\n", len(rb.Nodes), session)
-	if err := startNodes(ctx, rb, be, session, password, opts); err != nil {
-		return nil, err
-	}
-	before := map[string]nodeInfo{}
-	for _, name := range rb.NodeNames() {
-		ni, err := readNodeInfo(ctx, be, name)
-		if err != nil {
+	defer r.cleanup(ctx)
+	for _, p := range []phase{
+		{"check images", r.checkImages},
+		{"start nodes", r.startNodes},
+		{"start endpoints", r.startEndpoints},
+		{"seed", r.seed},
+		{"start traffic", r.startTraffic},
+	} {
+		if err := p.run(ctx); err != nil {
+			if ctx.Err() != nil {
+				return r.interruptedBefore(p.name), nil
+			}
 			return nil, err
 		}
-		before[name] = ni
+		if ctx.Err() != nil {
+			return r.interruptedBefore(p.name), nil
+		}
 	}
+	r.runSteps(ctx)
+	r.check(ctx)
+	r.rep.DurationMS = ms(time.Since(r.origin))
+	return r.rep, nil
+}
 
-	// Endpoints.
-	eps := map[string]steps.Endpoint{}
-	var first *endpoint
-	for _, epName := range sortedEndpointNames(rb) {
-		e := rb.Endpoints[epName]
-		addr, _ := be.Address(e.Target)
+// interruptedBefore is the report of a rehearsal a signal stopped before
+// its first step: nothing of the runbook ran.
+func (r *rehearsal) interruptedBefore(phase string) *report.Report {
+	r.rep.Status = steps.StatusInterrupted
+	r.rep.Interrupted = "before the first step, while the rehearsal was in phase " + fmt.Sprintf("%q", phase)
+	r.rep.Errors = append(r.rep.Errors, "interrupted by a signal "+r.rep.Interrupted+"; no step ran")
+	r.rep.DurationMS = ms(time.Since(r.origin))
+	return r.rep
+}
+
+// cleanup removes every container of the rehearsal, also after Ctrl-C: it
+// runs on a fresh context.
+func (r *rehearsal) cleanup(ctx context.Context) {
+	if r.writer != nil {
+		r.writer.Stop()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if err := r.dep.remove(cctx); err != nil {
+		fmt.Fprintf(r.log, "warning: %v\n", err)
+	}
+	if r.session != "" {
+		if err := container.RemoveSession(cctx, r.session); err != nil {
+			fmt.Fprintf(r.log, "warning: remove session %s: %v\n", r.session, err)
+		}
+	}
+}
+
+// checkImages makes sure every version's image exists before anything
+// starts: a missing one is refused with the command that builds it.
+func (r *rehearsal) checkImages(ctx context.Context) error {
+	var versions []redis.Version
+	for _, n := range r.layout.Nodes {
+		versions = append(versions, n.Version)
+	}
+	for _, s := range r.rb.AllSteps() {
+		if a, ok := s.Args["version"]; ok && s.Kind == "upgrade" {
+			versions = append(versions, a.Version)
+		}
+	}
+	if r.opts.Catalog.Source == container.SourceOfficial {
+		return nil // the user asked for pulls from a registry
+	}
+	return r.opts.Catalog.CheckImages(ctx, versions)
+}
+
+// startNodes starts one container per node, in parallel, after removing
+// those that crashed earlier runs left.
+func (r *rehearsal) startNodes(ctx context.Context) error {
+	if n, err := container.RemoveStale(ctx); err != nil {
+		fmt.Fprintf(r.log, "warning: could not look for containers of crashed runs: %v\n", err)
+	} else if n > 0 {
+		fmt.Fprintf(r.log, "removed %d container(s) left by a crashed run\n", n)
+	}
+	r.session = container.NewSessionID()
+	fmt.Fprintf(r.log, "starting %d node(s) (session %s)\n", len(r.layout.Nodes), r.session)
+	var (
+		wg   sync.WaitGroup
+		errs []error
+	)
+	for _, spec := range r.layout.Nodes {
+		wg.Go(func() {
+			n, err := container.Run(ctx, spec.Name, spec.Version,
+				container.WithSession(r.session), container.WithPassword(r.password), container.WithCatalog(r.opts.Catalog))
+			r.dep.mu.Lock()
+			defer r.dep.mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("start node %q (%s): %w", spec.Name, spec.Version, err))
+				return
+			}
+			r.dep.nodes[spec.Name] = n
+			fmt.Fprintf(r.log, "node %s: %s on %s\n", spec.Name, n.Image(), n.Addr())
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r.before = map[string]nodeInfo{}
+	for _, spec := range r.layout.Nodes {
+		ni, err := r.readNodeInfo(ctx, spec.Name)
+		if err != nil {
+			return err
+		}
+		r.before[spec.Name] = ni
+	}
+	return nil
+}
+
+// startEndpoints puts a proxy at every endpoint, pointing at its target.
+func (r *rehearsal) startEndpoints(context.Context) error {
+	for _, e := range r.layout.Endpoints {
+		target, err := r.dep.container(e.Target)
+		if err != nil {
+			return fmt.Errorf("endpoint %q: %w", e.Name, err)
+		}
 		var popts []proxy.Option
 		if e.Connections == dsl.ConnectionsClose {
 			popts = append(popts, proxy.WithCloseOnRepoint())
 		}
-		p, err := proxy.Listen("127.0.0.1:0", addr, popts...)
+		p, err := proxy.Listen("127.0.0.1:0", target.Addr(), popts...)
 		if err != nil {
-			return nil, fmt.Errorf("endpoint %q: %w", epName, err)
+			return fmt.Errorf("endpoint %q: %w", e.Name, err)
 		}
-		defer p.Close()
-		ep := &endpoint{p: p, target: e.Target}
-		eps[epName] = ep
-		if first == nil {
-			first = ep
-		}
-		fmt.Fprintf(opts.Log, "endpoint %s listens on %s → node %s (open connections %s on a switch)\n", epName, p.Addr(), e.Target, e.Connections)
+		r.dep.mu.Lock()
+		r.dep.eps[e.Name] = &endpoint{p: p, target: e.Target}
+		r.dep.mu.Unlock()
+		fmt.Fprintf(r.log, "endpoint %s listens on %s → node %s (open connections %s on a switch)\n", e.Name, p.Addr(), e.Target, e.Connections)
 	}
+	return nil
+}
 
-	// Data.
-	seedNodes := seedTargets(rb)
-	data := &report.Data{}
-	var seeded dataset.Fingerprint
-	exclude := []string{TrafficPrefix + "*"}
-	for _, n := range seedNodes {
-		if keys <= 0 {
-			break
+// seed loads test data into the seeded nodes and fingerprints it.
+func (r *rehearsal) seed(ctx context.Context) error {
+	if r.keys <= 0 {
+		return nil
+	}
+	r.rep.Data = &report.Data{}
+	for _, name := range r.layout.SeedNodes() {
+		c, err := r.client(name)
+		if err != nil {
+			return err
 		}
-		c, _ := be.Client(n)
 		t0 := time.Now()
-		sum, err := dataset.Seed(ctx, c, dataset.SeedOptions{Keys: keys, Seed: 1})
+		sum, err := dataset.Seed(ctx, c, dataset.SeedOptions{Keys: r.keys, Seed: 1})
 		if err != nil {
-			return nil, fmt.Errorf("seed node %q: %w", n, err)
+			return fmt.Errorf("seed node %q: %w", name, err)
 		}
-		fp, err := dataset.Take(ctx, c, dataset.CompareOptions{Exclude: exclude})
+		fp, err := dataset.Take(ctx, c, dataset.CompareOptions{Exclude: r.exclude})
 		if err != nil {
-			return nil, fmt.Errorf("fingerprint node %q: %w", n, err)
+			return fmt.Errorf("fingerprint node %q: %w", name, err)
 		}
-		seeded = fp
-		data.SeededKeys = int64(sum.Keys)
-		data.SeedSeconds = time.Since(t0).Seconds()
-		fmt.Fprintf(opts.Log, "seeded node %s with %d keys %v in %.1f s\n", n, sum.Keys, sum.ByType, data.SeedSeconds)
+		r.seeded = fp
+		r.rep.Data.SeededKeys = int64(sum.Keys)
+		r.rep.Data.SeedSeconds = time.Since(t0).Seconds()
+		fmt.Fprintf(r.log, "seeded node %s with %d keys %v in %.1f s\n", name, sum.Keys, sum.ByType, r.rep.Data.SeedSeconds)
 	}
+	return nil
+}
 
-	// Traffic, through the first endpoint (or the first seeded node).
-	var writer *traffic.Writer
-	if rate > 0 {
-		addr := ""
-		if first != nil {
-			addr = first.p.Addr()
-		} else if len(seedNodes) > 0 {
-			addr, _ = be.Address(seedNodes[0])
-		}
-		if addr != "" {
-			w, err := traffic.Start(ctx, traffic.Options{Addr: addr, Password: password, DB: TrafficDB, Prefix: TrafficPrefix, Rate: rate})
-			if err != nil {
-				return nil, fmt.Errorf("start write probe: %w", err)
-			}
-			writer = w
-			defer w.Stop()
-			fmt.Fprintf(opts.Log, "write probe: %d writes/s through %s (db %d, prefix %s)\n", rate, addr, TrafficDB, TrafficPrefix)
-			sleepCtx(ctx, settle)
-		}
+// startTraffic starts the write probe through the first endpoint (or the
+// first seeded node), measured from the run's origin.
+func (r *rehearsal) startTraffic(ctx context.Context) error {
+	if r.rate <= 0 {
+		return nil
 	}
+	addr := ""
+	if len(r.layout.Endpoints) > 0 {
+		ep, _ := r.dep.Endpoint(r.layout.Endpoints[0].Name)
+		addr = ep.(*endpoint).p.Addr()
+	} else if seeds := r.layout.SeedNodes(); len(seeds) > 0 {
+		n, _ := r.dep.container(seeds[0])
+		addr = n.Addr()
+	}
+	if addr == "" {
+		return nil
+	}
+	w, err := traffic.Start(ctx, traffic.Options{Addr: addr, Password: r.password, DB: TrafficDB, Prefix: TrafficPrefix, Rate: r.rate, Origin: r.origin})
+	if err != nil {
+		return fmt.Errorf("start write probe: %w", err)
+	}
+	r.writer = w
+	fmt.Fprintf(r.log, "write probe: %d writes/s through %s (db %d, prefix %s)\n", r.rate, addr, TrafficDB, TrafficPrefix)
+	sleepCtx(ctx, settle)
+	return nil
+}
 
-	// The runbook.
-	obs := &observer{start: start, writer: writer}
-	in := steps.New(rb, steps.Options{
-		Backend: be, Endpoints: eps, Observer: obs, ExcludeKeys: exclude, Log: opts.Log,
-	})
-	res := in.Run(ctx)
-	if writer != nil {
+// runSteps runs the interpreter with the containers as its topology; the
+// hooks print progress, record the report and mark the probe's timeline.
+func (r *rehearsal) runSteps(ctx context.Context) {
+	hooks := []steps.Hook{steps.NewProgress(r.log, r.rb), report.NewRecorder(r.rep, r.rb, r.origin, r.secrets)}
+	if r.writer != nil {
+		hooks = append(hooks, &markHook{w: r.writer})
+	}
+	res := steps.New(r.rb, steps.Options{Topology: r.dep, Hooks: hooks, ExcludeKeys: r.exclude}).Run(ctx)
+	if res.Status == steps.StatusPassed && ctx.Err() != nil {
+		r.rep.Status = steps.StatusInterrupted
+		r.rep.Interrupted = "after the last step"
+	}
+	if r.writer != nil {
 		sleepCtx(ctx, settle)
 	}
-	rep.Status = res.Status
-	rep.Steps = stepReports(rb, res.Steps, start)
-	rep.Rollback = stepReports(rb, res.Rollback, start)
-	for _, d := range res.Diagnostics {
-		rep.Errors = append(rep.Errors, dsl.DiagnosticLine(d))
-	}
+}
 
-	// What the application would see now: the final master.
-	final := ""
-	if first != nil {
-		final = first.Target()
-	} else if len(seedNodes) > 0 {
-		final = seedNodes[0]
-	}
+// check reads every acknowledged write back from the final master (the
+// endpoint's target at the end), checks it holds the seeded data, and reads
+// the nodes' versions. It runs after an interruption too, on a context of
+// its own.
+func (r *rehearsal) check(ctx context.Context) {
+	rep := r.rep
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	if writer != nil {
-		tr := writer.Stop()
-		fc, err := be.Client(final)
+	r.final = ""
+	if len(r.layout.Endpoints) > 0 {
+		ep, _ := r.dep.Endpoint(r.layout.Endpoints[0].Name)
+		r.final = ep.Target()
+	} else if seeds := r.layout.SeedNodes(); len(seeds) > 0 {
+		r.final = seeds[0]
+	}
+	fail := func(format string, args ...any) {
+		rep.Errors = append(rep.Errors, r.secrets.String(fmt.Sprintf(format, args...)))
+		if rep.Status == steps.StatusPassed {
+			rep.Status = steps.StatusFailed
+		}
+	}
+	if r.writer != nil {
+		tr := r.writer.Stop()
+		fc, err := r.client(r.final)
 		if err == nil {
 			probeDB := onDB(fc, TrafficDB)
-			err = writer.Verify(vctx, probeDB, tr)
+			err = r.writer.Verify(vctx, probeDB, tr)
 			_ = probeDB.Close()
 		}
 		if err != nil {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("read back acknowledged writes from %q: %v", final, err))
-			rep.Status = steps.StatusFailed
+			fail("read back acknowledged writes from %q: %v", r.final, err)
 		}
 		rep.Traffic = tr
-		stepStalls(rep.Steps, tr)
-		stepStalls(rep.Rollback, tr)
+		attributeStalls(rep, tr)
 		if tr.Lost > 0 {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, final, tr.LostSamples))
-			rep.Status = steps.StatusFailed
+			fail("%d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, r.final, tr.LostSamples)
 		}
 	}
-	if keys > 0 && final != "" {
-		data.FinalMaster = final
-		data.Method = "fingerprint (scan, type and value per key)"
-		fc, _ := be.Client(final)
-		fp, err := dataset.Take(vctx, fc, dataset.CompareOptions{Exclude: exclude})
+	if r.keys > 0 && r.final != "" && rep.Data != nil {
+		rep.Data.FinalMaster = r.final
+		rep.Data.Method = "fingerprint (scan, type and value per key)"
+		fc, err := r.client(r.final)
+		var fp dataset.Fingerprint
+		if err == nil {
+			fp, err = dataset.Take(vctx, fc, dataset.CompareOptions{Exclude: r.exclude})
+		}
 		if err != nil {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("fingerprint final master %q: %v", final, err))
-			rep.Status = steps.StatusFailed
+			fail("fingerprint final master %q: %v", r.final, err)
 		} else {
-			data.FinalKeys = fp.Keys
-			data.Equal = fp == seeded
-			if !data.Equal {
-				rep.Errors = append(rep.Errors, fmt.Sprintf("the final master %q does not hold the seeded data: %d keys, %d seeded, fingerprints differ", final, fp.Keys, seeded.Keys))
-				rep.Status = steps.StatusFailed
+			rep.Data.FinalKeys = fp.Keys
+			rep.Data.Equal = fp == r.seeded
+			if !rep.Data.Equal {
+				fail("the final master %q does not hold the seeded data: %d keys, %d seeded, fingerprints differ", r.final, fp.Keys, r.seeded.Keys)
 			}
 		}
-		rep.Data = data
 	}
-	for _, name := range rb.NodeNames() {
-		ni, err := readNodeInfo(vctx, be, name)
+	for _, spec := range r.layout.Nodes {
+		ni, err := r.readNodeInfo(vctx, spec.Name)
 		if err != nil {
 			ni = nodeInfo{version: "unreachable: " + err.Error()}
 		}
-		n, _ := be.node(name)
 		rn := report.Node{
-			Name: name, Engine: string(before[name].engine),
-			VersionBefore: before[name].version, VersionAfter: ni.version, RoleAfter: ni.role, Image: n.Image(),
+			Name: spec.Name, Engine: string(r.before[spec.Name].engine),
+			VersionBefore: r.before[spec.Name].version, VersionAfter: ni.version, RoleAfter: ni.role,
 		}
-		if ni.engine != "" && ni.engine != before[name].engine {
+		if c, err := r.dep.container(spec.Name); err == nil {
+			rn.Image = c.Image()
+		}
+		if ni.engine != "" && ni.engine != r.before[spec.Name].engine {
 			rn.EngineAfter = string(ni.engine)
 		}
 		rep.Nodes = append(rep.Nodes, rn)
 	}
-	rep.DurationMS = float64(time.Since(start).Microseconds()) / 1000
-	return rep, nil
+	if ctx.Err() != nil && rep.Status != steps.StatusInterrupted {
+		// The signal came after the steps: the checks ran, but the run
+		// did not end by itself.
+		rep.Status = steps.StatusInterrupted
+		if rep.Interrupted == "" {
+			rep.Interrupted = "after the last step"
+		}
+	}
+	if rep.Status == steps.StatusInterrupted {
+		rep.Errors = append(rep.Errors, "interrupted by a signal "+rep.Interrupted)
+	}
+}
+
+// attributeStalls gives each step the longest write stall attributed to it:
+// every gap between the probe's acknowledgements counts for the one step it
+// overlapped most, on the run's one time origin.
+func attributeStalls(rep *report.Report, tr *traffic.Report) {
+	var windows []traffic.Window
+	var targets []*report.Step
+	for _, list := range [][]report.Step{rep.Steps, rep.Rollback} {
+		for i := range list {
+			s := &list[i]
+			if s.Attempts == 0 {
+				continue
+			}
+			windows = append(windows, traffic.Window{Step: s.Name, FromMS: s.StartMS, ToMS: s.StartMS + s.DurationMS})
+			targets = append(targets, s)
+		}
+	}
+	for i, stall := range tr.Attribute(windows) {
+		targets[i].MaxStallMS = &stall
+	}
+}
+
+// markHook marks step boundaries on the probe's timeline.
+type markHook struct {
+	steps.NilHook
+	w *traffic.Writer
+}
+
+func (m *markHook) PreStep(s *dsl.Step) (steps.HookAction, error) {
+	m.w.Mark(traffic.Mark{Step: s.Name, Event: traffic.EventStart})
+	return steps.HookContinue, nil
+}
+
+func (m *markHook) PostStep(res *steps.StepResult) (steps.HookAction, error) {
+	m.w.Mark(traffic.Mark{Step: res.Step.Name, Event: traffic.EventEnd, Status: res.Status})
+	return steps.HookContinue, nil
 }
 
 // CheckRehearsable reports nodes that cannot be rehearsed.
 func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, name := range rb.NodeNames() {
-		n := rb.Nodes[name]
-		if n.Rehearsal == nil {
+	for _, n := range topology.Standalone(rb).Nodes {
+		if !n.Rehearsable {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Node cannot be rehearsed",
-				Detail:   fmt.Sprintf("Node %q has no rehearsal block: add rehearsal { version = \"7.0\" } to say which version a rehearsal runs.", name),
+				Detail:   fmt.Sprintf("Node %q has no rehearsal block: add rehearsal { version = \"7.0\" } to say which version a rehearsal runs.", n.Name),
 				Subject:  n.DeclRange.Ptr(),
 			})
 		}
@@ -282,147 +486,30 @@ func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
 	return diags
 }
 
-func startNodes(ctx context.Context, rb *dsl.Runbook, be *backend, session, password string, opts Options) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for _, name := range rb.NodeNames() {
-		v := rb.Nodes[name].Rehearsal.Version
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := container.Run(ctx, name, v,
-				container.WithSession(session), container.WithPassword(password), container.WithCatalog(opts.Catalog))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("start node %q (%s): %w", name, v, err))
-				return
-			}
-			be.nodes[name] = n
-			fmt.Fprintf(opts.Log, "node %s: %s on %s\n", name, n.Image(), n.Addr())
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 type nodeInfo struct {
 	engine        redis.Engine
 	version, role string
 }
 
-func readNodeInfo(ctx context.Context, be *backend, name string) (nodeInfo, error) {
-	c, err := be.Client(name)
+func (r *rehearsal) client(name string) (*goredis.Client, error) {
+	n, err := r.dep.Node(name)
+	if err != nil {
+		return nil, err
+	}
+	return n.Client()
+}
+
+func (r *rehearsal) readNodeInfo(ctx context.Context, name string) (nodeInfo, error) {
+	c, err := r.client(name)
 	if err != nil {
 		return nodeInfo{}, err
 	}
-	info, err := steps.ReadInfo(ctx, c)
+	info, err := redis.ReadInfo(ctx, c)
 	if err != nil {
 		return nodeInfo{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
 	engine, version := redis.EngineVersionFromInfo(info)
 	return nodeInfo{engine: engine, version: version, role: redis.RoleFromInfo(info)}, nil
-}
-
-// seedTargets are the nodes whose rehearsal block says seed = true, or,
-// where no node says, the endpoints' targets, or else the first node.
-func seedTargets(rb *dsl.Runbook) []string {
-	var explicit, targets []string
-	anySet := false
-	for _, name := range rb.NodeNames() {
-		if s := rb.Nodes[name].Rehearsal.Seed; s != nil {
-			anySet = true
-			if *s {
-				explicit = append(explicit, name)
-			}
-		}
-	}
-	if anySet {
-		return explicit
-	}
-	seen := map[string]bool{}
-	for _, ep := range sortedEndpointNames(rb) {
-		t := rb.Endpoints[ep].Target
-		if !seen[t] {
-			targets = append(targets, t)
-			seen[t] = true
-		}
-	}
-	if len(targets) == 0 && len(rb.Nodes) > 0 {
-		targets = []string{rb.NodeNames()[0]}
-	}
-	return targets
-}
-
-func sortedEndpointNames(rb *dsl.Runbook) []string {
-	names := make([]string, 0, len(rb.Endpoints))
-	for n := range rb.Endpoints {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func stepReports(rb *dsl.Runbook, results []*steps.StepResult, start time.Time) []report.Step {
-	var out []report.Step
-	for _, r := range results {
-		s := report.Step{
-			Name: r.Step.Name, Kind: r.Step.Kind, Status: r.Status, Attempts: r.Attempts,
-			DurationMS: float64(r.Duration.Microseconds()) / 1000,
-			Source:     fmt.Sprintf("%s:%d", r.Step.DeclRange.Filename, r.Step.DeclRange.Start.Line),
-		}
-		if !r.Started.IsZero() {
-			s.StartMS = float64(r.Started.Sub(start).Microseconds()) / 1000
-		}
-		if r.Diag != nil {
-			s.Error = dsl.DiagnosticLine(r.Diag)
-		}
-		if r.Output != cty.NilVal && !r.Output.IsNull() && r.Output.IsWhollyKnown() {
-			if b, err := ctyjson.Marshal(r.Output, r.Output.Type()); err == nil {
-				s.Output = b
-			}
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// stepStalls sets each step's longest write stall from the probe's gaps,
-// using the step boundaries the observer marked.
-func stepStalls(steps []report.Step, tr *traffic.Report) {
-	at := map[string]float64{}
-	for _, m := range tr.Marks {
-		at[m.Label] = m.AtMS
-	}
-	for i := range steps {
-		s := &steps[i]
-		from, ok := at["start "+s.Name]
-		to, ok2 := at[s.Status+" "+s.Name]
-		if !ok || !ok2 {
-			continue
-		}
-		stall := tr.MaxStallWithin(from, to)
-		s.MaxStallMS = &stall
-	}
-}
-
-// observer marks step boundaries on the probe's timeline.
-type observer struct {
-	start  time.Time
-	writer *traffic.Writer
-}
-
-func (o *observer) StepStarted(s *dsl.Step) {
-	if o.writer != nil {
-		o.writer.Mark("start " + s.Name)
-	}
-}
-
-func (o *observer) StepFinished(r *steps.StepResult) {
-	if o.writer != nil {
-		o.writer.Mark(r.Status + " " + r.Step.Name)
-	}
 }
 
 func onDB(c *goredis.Client, db int) *goredis.Client {
@@ -437,6 +524,15 @@ func firstNonZero(vals ...int) int {
 		}
 	}
 	return 0
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func randomHex(n int) string {
@@ -455,3 +551,5 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/kinds"
 	"github.com/understudy/understudy/steps/rehearsal/container"
 )
 
@@ -18,7 +19,7 @@ import (
 // and the password appears nowhere in the progress log, the summary or the
 // report.
 func TestRehearsalNeverPrintsThePassword(t *testing.T) {
-	rb, diags := dsl.Load([]string{filepath.Join("..", "..", "runbooks", "replica-swap.hcl")}, dsl.LoadOptions{Mode: dsl.ModeRehearsal})
+	rb, diags := dsl.Load([]string{filepath.Join("..", "..", "runbooks", "replica-swap.hcl")}, dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeRehearsal})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -38,7 +39,9 @@ func TestRehearsalNeverPrintsThePassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	var summary bytes.Buffer
-	rep.WriteSummary(&summary)
+	if err := rep.Write(&summary, "text"); err != nil {
+		t.Fatal(err)
+	}
 	for name, text := range map[string]string{"log": log.String(), "report": string(js), "summary": summary.String()} {
 		if strings.Contains(text, password) {
 			t.Errorf("the password appears in the %s", name)
@@ -54,7 +57,7 @@ node "a" {
 step "promote" "p" {
   node = node.a
 }
-`), dsl.LoadOptions{Mode: dsl.ModeRehearsal})
+`), dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeRehearsal})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -79,7 +82,7 @@ func TestCloseConnectionsOnSwitch(t *testing.T) {
 	if text == string(src) {
 		t.Fatal("endpoint block not found")
 	}
-	rb, diags := dsl.LoadSource(filepath.Join(t.TempDir(), "close.hcl"), []byte(text), dsl.LoadOptions{Mode: dsl.ModeRehearsal})
+	rb, diags := dsl.LoadSource(filepath.Join(t.TempDir(), "close.hcl"), []byte(text), dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeRehearsal})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -1,12 +1,13 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
+
+	"github.com/understudy/understudy/steps/redact"
 
 	"github.com/understudy/understudy/steps/rehearsal/traffic"
 )
@@ -25,8 +26,15 @@ type Report struct {
 	Nodes     []Node            `json:"nodes"`
 	Data      *Data             `json:"data,omitempty"`
 	Traffic   *traffic.Report   `json:"traffic,omitempty"`
+	// Interrupted says what a signal interrupted: a step, or the phase of
+	// the run after the steps; empty when no signal came.
+	Interrupted string `json:"interrupted,omitempty"`
+	// RollbackStatus is "rolled_back" or "failed" when the rollback ran.
+	RollbackStatus string `json:"rollback_status,omitempty"`
+	// Warnings are the warning-only asserts that did not hold.
+	Warnings []string `json:"warnings,omitempty"`
 	// Errors lists why the run did not pass: failed steps, lost writes,
-	// data that differs.
+	// data that differs, an interruption.
 	Errors []string `json:"errors,omitempty"`
 }
 
@@ -48,6 +56,9 @@ type Step struct {
 	// method, a command's reply).
 	Output json.RawMessage `json:"output,omitempty"`
 	Source string          `json:"source"`
+	// Sends is what the step sends or does, as the plan describes it.
+	Sends    []string `json:"sends,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Node is a node before and after the run.
@@ -72,13 +83,28 @@ type Data struct {
 	Method      string  `json:"method"`
 }
 
-// WriteFile writes the report as indented JSON.
-func (r *Report) WriteFile(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+// Write renders the report in the named format.
+func (r *Report) Write(w io.Writer, format string) error {
+	f, err := LookupFormat(format)
 	if err != nil {
+		return err
+	}
+	return f.Report(w, r)
+}
+
+// WriteFile writes the report as JSON, readable by its owner only (it may
+// describe production nodes), through secrets: every value equal to a
+// secret of the run is redacted.
+func (r *Report) WriteFile(path string, secrets *redact.Secrets) error {
+	var buf bytes.Buffer
+	if err := jsonFormat.Report(&buf, r); err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, secrets.Bytes(buf.Bytes()), 0o600); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	// WriteFile keeps the mode of a file that exists.
+	if err := os.Chmod(path, 0o600); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
@@ -95,74 +121,4 @@ func Read(path string) (*Report, error) {
 		return nil, fmt.Errorf("decode report %s: %w", path, err)
 	}
 	return &r, nil
-}
-
-// WriteSummary writes the report for a terminal.
-func (r *Report) WriteSummary(w io.Writer) {
-	fmt.Fprintf(w, "\n%s %s: %s in %.1f s\n", r.Mode, r.Runbook, strings.ToUpper(r.Status), r.DurationMS/1000)
-	if len(r.Variables) > 0 {
-		keys := make([]string, 0, len(r.Variables))
-		for k := range r.Variables {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var parts []string
-		for _, k := range keys {
-			parts = append(parts, k+"="+r.Variables[k])
-		}
-		fmt.Fprintf(w, "  variables: %s\n", strings.Join(parts, " "))
-	}
-	fmt.Fprintln(w, "  steps:")
-	for _, s := range r.Steps {
-		writeStep(w, s, "")
-	}
-	for _, s := range r.Rollback {
-		writeStep(w, s, "  (rollback)")
-	}
-	fmt.Fprintln(w, "  nodes:")
-	for _, n := range r.Nodes {
-		after := n.VersionAfter
-		if n.EngineAfter != "" {
-			after = n.EngineAfter + " " + after
-		}
-		fmt.Fprintf(w, "    %-10s %s %s → %s (%s)\n", n.Name, n.Engine, n.VersionBefore, after, n.RoleAfter)
-	}
-	if d := r.Data; d != nil {
-		verdict := "holds them unchanged"
-		if !d.Equal {
-			verdict = fmt.Sprintf("DIFFERS (%d keys)", d.FinalKeys)
-		}
-		fmt.Fprintf(w, "  data: %d keys seeded; the final master %q %s (%s)\n", d.SeededKeys, d.FinalMaster, verdict, d.Method)
-	}
-	if t := r.Traffic; t != nil {
-		fmt.Fprintf(w, "  traffic: %d attempted, %d acked, %d failed, %d lost, longest write stall %.1f ms",
-			t.Attempted, t.Acked, t.Failed, t.Lost, t.MaxStallMS)
-		if t.MaxStallDuring != "" {
-			fmt.Fprintf(w, " (after %q)", t.MaxStallDuring)
-		}
-		fmt.Fprintln(w)
-		if len(t.ErrorsByKind) > 0 {
-			kinds := make([]string, 0, len(t.ErrorsByKind))
-			for k, n := range t.ErrorsByKind {
-				kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
-			}
-			sort.Strings(kinds)
-			fmt.Fprintf(w, "  errors by kind: %s\n", strings.Join(kinds, " "))
-		}
-	}
-	for _, e := range r.Errors {
-		fmt.Fprintf(w, "  error: %s\n", e)
-	}
-}
-
-func writeStep(w io.Writer, s Step, note string) {
-	line := fmt.Sprintf("    %-8s %-11s %-22s %3d attempt(s) %9.1f ms", s.Status, s.Kind, s.Name, s.Attempts, s.DurationMS)
-	switch {
-	case s.MaxStallMS == nil:
-	case *s.MaxStallMS == 0:
-		line += "   longest write stall    <1 ms"
-	default:
-		line += fmt.Sprintf("   longest write stall %6.1f ms", *s.MaxStallMS)
-	}
-	fmt.Fprintln(w, line+note)
 }

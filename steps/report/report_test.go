@@ -32,7 +32,7 @@ func sample() *Report {
 		},
 		Data: &Data{SeededKeys: 100000, FinalMaster: "old", FinalKeys: 100000, Equal: true, Method: "fingerprint"},
 		Traffic: &traffic.Report{
-			Attempted: 9782, Acked: 9780, Failed: 2, MaxStallMS: 35, MaxStallDuring: "start initial_sync",
+			Attempted: 9782, Acked: 9780, Failed: 2, MaxStallMS: 35, MaxStallStep: "initial_sync",
 			ErrorsByKind: map[string]int64{"READONLY": 2},
 			Timeline:     []traffic.Interval{{StartMS: 0, Ops: 100, P50MS: 0.2, P99MS: 0.5, MaxMS: 0.7, Marks: []string{"start attach"}}},
 		},
@@ -59,13 +59,15 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestSummaryGolden(t *testing.T) {
 	var b bytes.Buffer
-	sample().WriteSummary(&b)
+	if err := sample().Write(&b, "text"); err != nil {
+		t.Fatal(err)
+	}
 	golden(t, "summary.golden", b.Bytes())
 }
 
 func TestJSONGolden(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "r.json")
-	if err := sample().WriteFile(path); err != nil {
+	if err := sample().WriteFile(path, nil); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)

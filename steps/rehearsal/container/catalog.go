@@ -2,10 +2,13 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/understudy/understudy/steps/redis"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/understudy/understudy/steps/redis"
 )
 
 // EnvImages is the environment variable that chooses where node images come
@@ -139,9 +142,9 @@ func (c Catalog) localImage(v redis.Version) (string, error) {
 // image is an error that says how to build it. The official image is not
 // pulled here: Run pulls it when it starts the node.
 func (c Catalog) Image(ctx context.Context, v redis.Version) (string, error) {
-	src := c.Source
-	if src == "" {
-		src = SourceAuto
+	src, err := ParseSource(string(c.Source))
+	if err != nil {
+		return "", err
 	}
 	switch src {
 	case SourceOfficial:
@@ -165,8 +168,7 @@ func (c Catalog) Image(ctx context.Context, v redis.Version) (string, error) {
 		}
 		return OfficialImage(v)
 	}
-	_, err := ParseSource(string(src))
-	return "", err
+	return "", fmt.Errorf("image source %q is not valid", src) // ParseSource returns only the sources above
 }
 
 func (c Catalog) localImageChecked(ctx context.Context, v redis.Version) (string, error) {
@@ -187,8 +189,206 @@ func (c Catalog) localImageChecked(ctx context.Context, v redis.Version) (string
 		return "", err
 	}
 	if !ok {
-		return "", fmt.Errorf("local image %s for %s not found: build it with \"make images\" (or images/build.sh %s:%d.%d)",
-			ref, v, v.Engine, v.Major, v.Minor)
+		return "", fmt.Errorf("local image %s for %s not found: build it with \"make images\" (or %s)",
+			ref, v, buildCommand([]string{buildArg(v)}))
 	}
 	return ref, nil
+}
+
+// buildArg is the argument of images/build.sh that builds the local image
+// of v's series: "redis:7.0", "valkey:8.1".
+func buildArg(v redis.Version) string {
+	return fmt.Sprintf("%s:%d.%d", v.Engine, v.Major, v.Minor)
+}
+
+// buildCommand is the command, run from the repository root, that builds
+// the local images of args (buildArg values). images/build.sh tags them
+// understudy/<engine>:<X.Y> and skips the ones that exist.
+func buildCommand(args []string) string {
+	return "images/build.sh " + strings.Join(args, " ")
+}
+
+// CheckImages checks, before any node starts, that the image of every
+// version (duplicates counted once) is in the Docker engine, resolving each
+// as Image does. It inspects images only: it starts nothing and pulls
+// nothing. It returns nil when every image is present, the engine's error
+// when it cannot be asked, and otherwise one error that lists every
+// version whose image is missing, with what to do:
+//
+//   - SourceLocal: the missing understudy/* images and the command that
+//     builds them (images/build.sh engine:X.Y ..., or "make images" for all);
+//     a version without a local recipe (not in Known, or with a patch level)
+//     gets its own message naming the versions that can be built.
+//   - SourceAuto: a version whose local image exists is fine; otherwise its
+//     official image must exist (Run would pull it, and no registry may be
+//     reachable). When neither does, both names and the build command are
+//     given. Versions without a local recipe need their official image.
+//   - SourceOfficial: the missing official images, that Run would pull them
+//     from a registry that may not be reachable, the docker pull commands,
+//     and how to rehearse offline instead: build the local images and set
+//     UNDERSTUDY_IMAGES=local.
+func (c Catalog) CheckImages(ctx context.Context, versions []redis.Version) error {
+	src, err := ParseSource(string(c.Source))
+	if err != nil {
+		return err
+	}
+	var uniq []redis.Version
+	for _, v := range versions {
+		if !slices.Contains(uniq, v) {
+			uniq = append(uniq, v)
+		}
+	}
+	if len(uniq) == 0 {
+		return nil
+	}
+	chk, err := newImageChecker(ctx)
+	if err != nil {
+		return fmt.Errorf("check images: %w", err)
+	}
+	defer chk.close()
+	exists := func(ref string) (bool, error) {
+		ok, err := chk.exists(ctx, ref)
+		if err != nil {
+			return false, fmt.Errorf("check images: %w", err)
+		}
+		return ok, nil
+	}
+
+	var (
+		missing  []string // lines: a version whose image can be built (all missing ones with SourceOfficial)
+		build    []string // images/build.sh arguments of the ones that can be built
+		noRecipe []string // lines: a version without a local recipe
+		pull     []string // official images that Run would have to pull
+
+		officialNoRecipe bool // SourceOfficial: a missing version cannot be built
+	)
+	addBuild := func(v redis.Version) {
+		if a := buildArg(v); !slices.Contains(build, a) {
+			build = append(build, a)
+		}
+	}
+	addPull := func(ref string) {
+		if !slices.Contains(pull, ref) {
+			pull = append(pull, ref)
+		}
+	}
+	for _, v := range uniq {
+		official, err := OfficialImage(v)
+		if err != nil {
+			noRecipe = append(noRecipe, fmt.Sprintf("%s: %v", v, err))
+			continue
+		}
+		local, _ := c.localImage(v) // the engine is valid: OfficialImage said so
+		recipe := v.Patch < 0 && isKnown(v)
+		switch src {
+		case SourceLocal:
+			switch {
+			case v.Patch >= 0:
+				noRecipe = append(noRecipe, fmt.Sprintf("%s: local images are built per series: write %q to use %s, or set %s=%s to use the official %s",
+					v, v.Series(), local, EnvImages, SourceOfficial, official))
+			case !recipe:
+				noRecipe = append(noRecipe, fmt.Sprintf("%s: no local image recipe; set %s=%s to use the official %s (pulled from a registry)",
+					v, EnvImages, SourceOfficial, official))
+			default:
+				ok, err := exists(local)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					missing = append(missing, fmt.Sprintf("%s: local image %s not found", v, local))
+					addBuild(v)
+				}
+			}
+
+		case SourceOfficial:
+			ok, err := exists(official)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
+			// Listed together: the remedy (pull, or switch to local
+			// images) is the same for all of them.
+			addPull(official)
+			if recipe {
+				missing = append(missing, fmt.Sprintf("%s: official image %s not found (the local %s can replace it)", v, official, local))
+				addBuild(v)
+			} else {
+				missing = append(missing, fmt.Sprintf("%s: official image %s not found, and %s has no local image recipe", v, official, v))
+				officialNoRecipe = true
+			}
+
+		case SourceAuto:
+			if recipe {
+				ok, err := exists(local)
+				if err != nil {
+					return err
+				}
+				if ok {
+					continue
+				}
+			}
+			ok, err := exists(official)
+			if err != nil {
+				return err
+			}
+			switch {
+			case ok:
+			case recipe:
+				missing = append(missing, fmt.Sprintf("%s: neither the local image %s nor the official %s is in the Docker engine", v, local, official))
+				addBuild(v)
+			case v.Patch >= 0:
+				addPull(official)
+				noRecipe = append(noRecipe, fmt.Sprintf("%s: official image %s not found; local images are built per series (write %q to use %s)",
+					v, official, v.Series(), local))
+			default:
+				addPull(official)
+				noRecipe = append(noRecipe, fmt.Sprintf("%s: no local image recipe, and the official image %s is not in the Docker engine", v, official))
+			}
+		}
+	}
+	if len(missing) == 0 && len(noRecipe) == 0 {
+		return nil
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "images missing for %d of %d versions (%s=%s; checked without pulling, nothing was started):",
+		len(missing)+len(noRecipe), len(uniq), EnvImages, src)
+	for _, l := range missing {
+		b.WriteString("\n  " + l)
+	}
+	const fromRoot = `(from the repository root; "make images" builds them all)`
+	if src == SourceOfficial {
+		fmt.Fprintf(&b, "\nRun would pull them from a registry, and no registry may be reachable: pull them first (%s)", pullCommand(pull))
+		if len(build) > 0 {
+			fmt.Fprintf(&b, ", or rehearse offline with local images: %s %s, then set %s=%s",
+				buildCommand(build), fromRoot, EnvImages, SourceLocal)
+		}
+		if officialNoRecipe {
+			fmt.Fprintf(&b, "\nimages/build.sh builds only %s", knownList())
+		}
+	} else if len(build) > 0 {
+		fmt.Fprintf(&b, "\nbuild them with: %s %s", buildCommand(build), fromRoot)
+	}
+	if len(noRecipe) > 0 {
+		fmt.Fprintf(&b, "\nversions without a local image recipe (images/build.sh builds %s):", knownList())
+		for _, l := range noRecipe {
+			b.WriteString("\n  " + l)
+		}
+		if len(pull) > 0 {
+			fmt.Fprintf(&b, "\ntheir official images would be pulled from a registry, and no registry may be reachable: pull them first (%s)",
+				pullCommand(pull))
+		}
+	}
+	return errors.New(b.String())
+}
+
+// pullCommand is the shell command that pulls refs, one docker pull each.
+func pullCommand(refs []string) string {
+	cmds := make([]string, len(refs))
+	for i, r := range refs {
+		cmds[i] = "docker pull " + r
+	}
+	return strings.Join(cmds, " && ")
 }

@@ -1,9 +1,13 @@
 package container
 
 import (
-	"github.com/understudy/understudy/steps/redis"
+	"context"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/understudy/understudy/steps/redis"
 )
 
 func TestParseSource(t *testing.T) {
@@ -160,4 +164,160 @@ func TestQuoteConfigArg(t *testing.T) {
 			t.Errorf("quoteConfigArg(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// TestCheckImages asks the real engine, which has the local images of
+// images/build.sh (understudy/redis:6.0, 7.0, 8.0, understudy/valkey:8.1)
+// and no registry. It must not start a container nor pull an image.
+func TestCheckImages(t *testing.T) {
+	ctx := testCtx(t)
+	before := countOwnContainers(t, ctx)
+	versions := func(vs ...string) []redis.Version {
+		out := make([]redis.Version, len(vs))
+		for i, v := range vs {
+			out[i] = redis.MustParseVersion(v)
+		}
+		return out
+	}
+	// Official images of the local series are not expected here, but a
+	// machine may have pulled one: the expectation follows the engine.
+	officialPresent := func(ref string) bool {
+		ok, err := imageExists(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	const absent = "understudy-test-absent"
+	tests := []struct {
+		name     string
+		catalog  Catalog
+		versions []redis.Version
+		want     []string // parts of the error; none: no error
+		not      []string // not in the error
+	}{
+		{name: "local images exist", catalog: Catalog{Source: SourceLocal},
+			versions: versions("7.0", "valkey:8.1", "7.0", "6.0", "8.0")},
+		{name: "auto finds the local images", catalog: Catalog{Source: SourceAuto},
+			versions: versions("6.0", "8.0")},
+		{name: "zero source is auto", versions: versions("valkey:8.1")},
+		{name: "no versions", catalog: Catalog{Source: SourceLocal, localRepo: absent}},
+
+		{name: "local images missing", catalog: Catalog{Source: SourceLocal, localRepo: absent},
+			versions: versions("7.0", "valkey:8.1", "7.0"),
+			want: []string{"missing for 2 of 2 versions", "UNDERSTUDY_IMAGES=local", "nothing was started",
+				"7.0: local image " + absent + "/redis:7.0 not found",
+				"valkey:8.1: local image " + absent + "/valkey:8.1 not found",
+				"build them with: images/build.sh redis:7.0 valkey:8.1 (", "make images"},
+			not: []string{"redis:7.0 redis:7.0", "docker pull"}},
+		{name: "local without a recipe", catalog: Catalog{Source: SourceLocal},
+			versions: versions("7.0", "7.2", "7.0.15"),
+			want: []string{"missing for 2 of 3 versions", "images/build.sh builds 6.0, 7.0, 8.0, valkey:8.1",
+				"7.2: no local image recipe; set UNDERSTUDY_IMAGES=official to use the official redis:7.2",
+				`7.0.15: local images are built per series: write "7.0"`},
+			not: []string{"build them with", "7.0: "}},
+		{name: "auto with made-up versions", catalog: Catalog{Source: SourceAuto},
+			versions: versions("valkey:9.9", "7.0.99", "8.0"),
+			want: []string{"missing for 2 of 3 versions", "UNDERSTUDY_IMAGES=auto",
+				"valkey:9.9: no local image recipe, and the official image valkey/valkey:9.9 is not in the Docker engine",
+				"7.0.99: official image redis:7.0.99 not found",
+				"docker pull valkey/valkey:9.9 && docker pull redis:7.0.99", "no registry may be reachable",
+				"images/build.sh builds 6.0, 7.0, 8.0, valkey:8.1"},
+			not: []string{"8.0:", "build them with"}},
+		{name: "official without a recipe", catalog: Catalog{Source: SourceOfficial},
+			versions: versions("9.8"),
+			want: []string{"missing for 1 of 1 versions", "9.8: official image redis:9.8 not found, and 9.8 has no local image recipe",
+				"Run would pull them from a registry, and no registry may be reachable: pull them first (docker pull redis:9.8)",
+				"images/build.sh builds only 6.0, 7.0, 8.0, valkey:8.1"},
+			not: []string{"then set UNDERSTUDY_IMAGES=local"}},
+	}
+	if officialPresent("redis:7.0") {
+		t.Log("redis:7.0 was pulled on this machine: auto falls back to it")
+		tests = append(tests, struct {
+			name     string
+			catalog  Catalog
+			versions []redis.Version
+			want     []string
+			not      []string
+		}{name: "auto falls back to the official image", catalog: Catalog{Source: SourceAuto, localRepo: absent}, versions: versions("7.0")})
+	} else {
+		tests = append(tests, []struct {
+			name     string
+			catalog  Catalog
+			versions []redis.Version
+			want     []string
+			not      []string
+		}{
+			{name: "auto without local nor official image", catalog: Catalog{Source: SourceAuto, localRepo: absent},
+				versions: versions("7.0"),
+				want: []string{"missing for 1 of 1 versions",
+					"7.0: neither the local image " + absent + "/redis:7.0 nor the official redis:7.0 is in the Docker engine",
+					"build them with: images/build.sh redis:7.0 ("}},
+			{name: "official images missing", catalog: Catalog{Source: SourceOfficial},
+				versions: versions("7.0", "7.2"),
+				want: []string{"missing for 2 of 2 versions", "UNDERSTUDY_IMAGES=official",
+					"7.0: official image redis:7.0 not found (the local understudy/redis:7.0 can replace it)",
+					"7.2: official image redis:7.2 not found, and 7.2 has no local image recipe",
+					"Run would pull them from a registry, and no registry may be reachable",
+					"docker pull redis:7.0 && docker pull redis:7.2",
+					"rehearse offline with local images: images/build.sh redis:7.0 (", "then set UNDERSTUDY_IMAGES=local",
+					"images/build.sh builds only 6.0, 7.0, 8.0, valkey:8.1"},
+				not: []string{"versions without a local image recipe"}},
+		}...)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.catalog.CheckImages(ctx, tt.versions)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("CheckImages: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("CheckImages found every image; want an error containing %q", tt.want)
+			}
+			t.Logf("error:\n%v", err)
+			for _, w := range tt.want {
+				mustContain(t, err.Error(), w)
+			}
+			for _, n := range tt.not {
+				if strings.Contains(err.Error(), n) {
+					t.Errorf("error contains %q", n)
+				}
+			}
+		})
+	}
+
+	if err := (Catalog{Source: "registry"}).CheckImages(ctx, versions("7.0")); err == nil {
+		t.Error("CheckImages accepted the image source \"registry\"")
+	} else {
+		mustContain(t, err.Error(), `image source "registry" is not valid`)
+	}
+
+	if after := countOwnContainers(t, ctx); after != before {
+		t.Fatalf("CheckImages changed the containers of this process: %d before, %d after", before, after)
+	}
+	for _, ref := range []string{"valkey/valkey:9.9", "redis:7.0.99", "redis:9.8"} {
+		if officialPresent(ref) {
+			t.Errorf("CheckImages pulled %s", ref)
+		}
+	}
+}
+
+// countOwnContainers counts the node containers, running or not, that this
+// test process started (label org.understudy.pid). Parallel tests wait
+// until the sequential ones end, so a sequential test sees only its own.
+func countOwnContainers(t *testing.T, ctx context.Context) int {
+	t.Helper()
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	list, err := listNodes(ctx, cli, LabelPID+"="+strconv.Itoa(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
 }

@@ -82,6 +82,12 @@ func imageExists(ctx context.Context, ref string) (bool, error) {
 		return false, err
 	}
 	defer cli.Close()
+	return hasImage(ctx, cli, ref)
+}
+
+// hasImage reports whether the engine has the image ref. It only inspects:
+// nothing is pulled.
+func hasImage(ctx context.Context, cli *testcontainers.DockerClient, ref string) (bool, error) {
 	if _, err := cli.ImageInspect(ctx, ref); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return false, nil
@@ -90,6 +96,35 @@ func imageExists(ctx context.Context, ref string) (bool, error) {
 	}
 	return true, nil
 }
+
+// imageChecker answers whether images exist in the engine over one
+// connection, asking once per reference. It never pulls.
+type imageChecker struct {
+	cli  *testcontainers.DockerClient
+	seen map[string]bool
+}
+
+func newImageChecker(ctx context.Context) (*imageChecker, error) {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &imageChecker{cli: cli, seen: map[string]bool{}}, nil
+}
+
+func (c *imageChecker) exists(ctx context.Context, ref string) (bool, error) {
+	if ok, found := c.seen[ref]; found {
+		return ok, nil
+	}
+	ok, err := hasImage(ctx, c.cli, ref)
+	if err != nil {
+		return false, err
+	}
+	c.seen[ref] = ok
+	return ok, nil
+}
+
+func (c *imageChecker) close() { _ = c.cli.Close() }
 
 // ensureImage pulls ref when the engine does not have it. It makes one
 // attempt: testcontainers-go retries a failed pull with exponential backoff
@@ -100,10 +135,8 @@ func ensureImage(ctx context.Context, ref string) error {
 		return err
 	}
 	defer cli.Close()
-	if _, err := cli.ImageInspect(ctx, ref); err == nil {
-		return nil
-	} else if !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("inspect image %s: %w", ref, err)
+	if ok, err := hasImage(ctx, cli, ref); err != nil || ok {
+		return err
 	}
 	resp, err := cli.ImagePull(ctx, ref, client.ImagePullOptions{})
 	if err == nil {

@@ -24,9 +24,9 @@ func switchover(ctx context.Context, p *proxy.Proxy, w *traffic.Writer, b *redis
 		now := time.Now()
 		steps = append(steps, fmt.Sprintf("%s %.2fms", name, ms(now.Sub(last))))
 		last = now
-		w.Mark(name)
+		w.Mark(traffic.Mark{Step: name, Event: traffic.EventStart})
 	}
-	w.Mark("switchover")
+	w.Mark(traffic.Mark{Step: "switchover", Event: traffic.EventStart})
 	if err := p.Hold(ctx); err != nil {
 		p.Release()
 		return steps, err
@@ -196,12 +196,12 @@ func TestSwitchoverUnsafeOrder(t *testing.T) {
 	}
 	defer w.Stop()
 	time.Sleep(300 * time.Millisecond)
-	w.Mark("promote")
+	w.Mark(traffic.Mark{Step: "promote", Event: traffic.EventStart})
 	if err := cb.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	w.Mark("repoint")
+	w.Mark(traffic.Mark{Step: "repoint", Event: traffic.EventStart})
 	p.Repoint(b.Addr)
 	if err := ca.Do(ctx, "REPLICAOF", b.Host, strconv.Itoa(b.Port)).Err(); err != nil {
 		t.Fatal(err)

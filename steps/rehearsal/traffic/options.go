@@ -19,6 +19,13 @@ type Options struct {
 
 	MaxDuration time.Duration // hard bound on writing, default 30m
 	MaxWrites   int64         // hard bound on writes, default Rate × MaxDuration
+
+	// Origin is the instant the report's times are measured from (marks,
+	// gaps, the longest stall, the timeline's buckets), so that they share
+	// the caller's clock: a rehearsal passes its run's start, and step
+	// windows measured from it can be given to Report.Attribute. The zero
+	// value is the writer's start. It must not be after Start is called.
+	Origin time.Time
 }
 
 // Defaults.

@@ -7,11 +7,13 @@ import (
 )
 
 // timeline buckets completed writes by completion time and tracks the gaps
-// between acknowledgements. Only the bucket being filled keeps its
+// between acknowledgements. Times are durations since the origin; bucket i
+// covers [i×interval, (i+1)×interval). Only the bucket being filled keeps its
 // latencies; earlier ones are reduced to percentiles. Not safe for
 // concurrent use.
 type timeline struct {
 	interval time.Duration
+	first    int64 // index of the first bucket: the one the writer started in
 	done     []Interval
 	cur      int64 // index of the bucket being filled
 	ops      int64
@@ -36,11 +38,16 @@ const (
 	maxGaps  = 1 << 20
 )
 
-func newTimeline(interval time.Duration) *timeline {
-	return &timeline{interval: interval}
+// newTimeline starts a timeline for a writer that started at begin (since
+// the origin, >= 0). The buckets before begin's are absent, and the first
+// gap counts from begin.
+func newTimeline(interval, begin time.Duration) *timeline {
+	begin = max(begin, 0)
+	i := int64(begin / interval)
+	return &timeline{interval: interval, first: i, cur: i, lastAck: begin, maxStallAt: begin}
 }
 
-// record adds a write that completed at (since the start) after lat.
+// record adds a write that completed at (since the origin) after lat.
 func (t *timeline) record(at, lat time.Duration, ok bool) {
 	t.advance(int64(at / t.interval))
 	t.lat = append(t.lat, ms(lat))
@@ -54,7 +61,8 @@ func (t *timeline) record(at, lat time.Duration, ok bool) {
 	t.acks++
 }
 
-// gap counts the time from the last acknowledgement (or the start) to at.
+// gap counts the time from the last acknowledgement (or the writer's start)
+// to at.
 func (t *timeline) gap(at time.Duration) {
 	g := at - t.lastAck
 	if g > t.maxStall {
@@ -65,8 +73,9 @@ func (t *timeline) gap(at time.Duration) {
 	}
 }
 
-func (t *timeline) mark(at time.Duration, label string) {
-	t.marks = append(t.marks, Mark{AtMS: ms(at), Label: label})
+func (t *timeline) mark(at time.Duration, m Mark) {
+	m.AtMS = ms(at)
+	t.marks = append(t.marks, m)
 }
 
 // advance closes the buckets before index i.
@@ -85,16 +94,16 @@ func (t *timeline) advance(i int64) {
 	}
 }
 
-// finish closes the timeline at end, the time writing stopped, and returns
-// the buckets with the marks placed in them.
+// finish closes the timeline at end, the time writing stopped (since the
+// origin), and returns the buckets with the marks rendered in them.
 func (t *timeline) finish(end time.Duration) []Interval {
 	t.gap(end)
 	t.advance(max(int64(end/t.interval), t.cur) + 1)
 	out := slices.Clone(t.done)
 	for _, m := range t.marks {
-		i := int(m.AtMS / ms(t.interval))
+		i := int(math.Floor(m.AtMS/ms(t.interval))) - int(t.first)
 		i = min(max(i, 0), len(out)-1)
-		out[i].Marks = append(out[i].Marks, m.Label)
+		out[i].Marks = append(out[i].Marks, m.Label())
 	}
 	return out
 }

@@ -21,7 +21,8 @@ type Writer struct {
 	opts   Options
 	client *redis.Client
 	runID  string
-	start  time.Time
+	start  time.Time // the writer's start: write k is due k/Rate seconds after it
+	origin time.Time // the report's times are since this: Options.Origin or start
 	cancel context.CancelFunc
 	jobs   chan int64
 	wg     sync.WaitGroup // dispatcher and workers
@@ -33,7 +34,7 @@ type Writer struct {
 	mu   sync.Mutex
 	tl   *timeline
 	errs map[string]int64
-	end  time.Duration // when dispatching stopped
+	end  time.Duration // when dispatching stopped, since the origin
 
 	stopOnce sync.Once
 	report   *Report
@@ -42,11 +43,15 @@ type Writer struct {
 // Start connects to o.Addr with go-redis's default options (retries and
 // timeouts as an application has them), checks the connection with PING and
 // starts writing. Writing stops at Stop, when ctx ends, or at o.MaxDuration
-// or o.MaxWrites, whichever comes first.
+// or o.MaxWrites, whichever comes first. An o.Origin after the start is an
+// error.
 func Start(ctx context.Context, o Options) (*Writer, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if now := time.Now(); o.Origin.After(now) {
+		return nil, fmt.Errorf("traffic: origin %s is in the future (%s from now)", o.Origin.Format(time.RFC3339Nano), o.Origin.Sub(now))
 	}
 	ro := &redis.Options{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB}
 	if o.Workers > 10*runtime.GOMAXPROCS(0) { // go-redis's default pool size
@@ -62,20 +67,25 @@ func Start(ctx context.Context, o Options) (*Writer, error) {
 		client.Close()
 		return nil, fmt.Errorf("traffic: run id: %w", err)
 	}
+	start, origin := time.Now(), o.Origin
+	if origin.IsZero() {
+		origin = start
+	}
 	w := &Writer{
 		opts:   o,
 		client: client,
 		runID:  hex.EncodeToString(id),
+		start:  start,
+		origin: origin,
 		jobs:   make(chan int64),
 		done:   make(chan struct{}),
-		tl:     newTimeline(o.Interval),
+		tl:     newTimeline(o.Interval, start.Sub(origin)),
 		errs:   make(map[string]int64),
 	}
 	dctx, cancel := context.WithTimeout(ctx, o.MaxDuration)
 	w.cancel = cancel
 	// In-flight writes finish on Stop; go-redis's own timeouts bound them.
 	wctx := context.WithoutCancel(ctx)
-	w.start = time.Now()
 	w.wg.Add(1 + o.Workers)
 	go w.dispatch(dctx)
 	for range o.Workers {
@@ -90,11 +100,16 @@ func (w *Writer) Key(seq int64) string { return w.opts.Prefix + strconv.FormatIn
 // value is unique to one write of one run.
 func (w *Writer) value(seq int64) string { return w.runID + ":" + strconv.FormatInt(seq, 10) }
 
-// Mark records a step boundary at this instant; it shows in the timeline.
-func (w *Writer) Mark(label string) {
+// Mark records a step boundary at this instant: m.AtMS is set to the time
+// since the origin (whatever the caller put there). It is kept in
+// Report.Marks and rendered in the timeline bucket it fell in.
+//
+//	w.Mark(traffic.Mark{Step: "promote", Event: traffic.EventStart})
+//	w.Mark(traffic.Mark{Step: "promote", Event: traffic.EventEnd, Status: "passed"})
+func (w *Writer) Mark(m Mark) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.tl.mark(time.Since(w.start), label)
+	w.tl.mark(time.Since(w.origin), m)
 }
 
 // Done is closed when the writer stops sending writes: after Stop, when the
@@ -125,7 +140,7 @@ func (w *Writer) dispatch(ctx context.Context) {
 	defer w.wg.Done()
 	defer func() {
 		w.mu.Lock()
-		w.end = time.Since(w.start)
+		w.end = time.Since(w.origin)
 		w.mu.Unlock()
 		close(w.jobs)
 		close(w.done)
@@ -177,7 +192,7 @@ func (w *Writer) work(ctx context.Context) {
 		}
 		w.mu.Lock()
 		now := time.Now() // under the lock: acknowledgements are recorded in time order
-		w.tl.record(now.Sub(w.start), now.Sub(t0), err == nil)
+		w.tl.record(now.Sub(w.origin), now.Sub(t0), err == nil)
 		if err != nil {
 			w.errs[errorKind(err)]++
 		}
@@ -196,6 +211,7 @@ func (w *Writer) buildReport() *Report {
 		Attempted:    w.attempted.Load(),
 		Acked:        w.acked.Load(),
 		Failed:       w.failed.Load(),
+		StartedAtMS:  ms(w.start.Sub(w.origin)),
 		MaxStallMS:   ms(w.tl.maxStall),
 		MaxStallAt:   ms(w.tl.maxStallAt),
 		ErrorsByKind: errorsByKind(w.errs),
@@ -204,21 +220,7 @@ func (w *Writer) buildReport() *Report {
 		Gaps:         append([]Gap(nil), w.tl.gaps...),
 		DurationMS:   ms(time.Since(w.start)),
 	}
-	r.MaxStallDuring = stallDuring(r.Marks, r.MaxStallAt-r.MaxStallMS)
 	return r
-}
-
-// stallDuring names the step boundary before a stall began: the last mark
-// at or before at, or "" when the stall began before the first mark.
-func stallDuring(marks []Mark, at float64) string {
-	label := ""
-	for _, m := range marks {
-		if m.AtMS > at {
-			break
-		}
-		label = m.Label
-	}
-	return label
 }
 
 // errorsByKind copies the error counts; never nil, so the report says {}.

@@ -3,6 +3,8 @@ package traffic_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +31,7 @@ func TestWriterVerify(t *testing.T) {
 	s := redistest.Start(t)
 	w := startWriter(t, ctx, traffic.Options{Addr: s.Addr, Password: s.Password, Rate: 1000})
 	time.Sleep(500 * time.Millisecond)
-	w.Mark("half")
+	w.Mark(traffic.Mark{Step: "half", Event: traffic.EventStart, AtMS: -1}) // AtMS is the writer's
 	time.Sleep(500 * time.Millisecond)
 	r := w.Stop()
 	t.Logf("attempted %d acked %d failed %d max stall %.2f ms at %.0f ms, %d intervals",
@@ -40,6 +42,9 @@ func TestWriterVerify(t *testing.T) {
 	}
 	if r.Acked != r.Attempted || r.Failed != 0 || len(r.ErrorsByKind) != 0 {
 		t.Errorf("acked %d of %d, failed %d %v", r.Acked, r.Attempted, r.Failed, r.ErrorsByKind)
+	}
+	if r.StartedAtMS != 0 || r.Timeline[0].StartMS != 0 {
+		t.Errorf("without an origin: started at %v ms, first bucket at %d ms", r.StartedAtMS, r.Timeline[0].StartMS)
 	}
 	if r.MaxStallMS <= 0 || r.MaxStallMS > 1000 {
 		t.Errorf("max stall %.2f ms with nothing in the way", r.MaxStallMS)
@@ -59,7 +64,8 @@ func TestWriterVerify(t *testing.T) {
 	if ops != r.Acked {
 		t.Errorf("timeline holds %d acknowledged writes, report %d", ops, r.Acked)
 	}
-	if !slices.Equal(marked, []string{"half"}) || len(r.Marks) != 1 || r.Marks[0].AtMS < 450 || r.Marks[0].AtMS > 700 {
+	if !slices.Equal(marked, []string{"start half"}) || len(r.Marks) != 1 || r.Marks[0].AtMS < 450 || r.Marks[0].AtMS > 700 ||
+		r.Marks[0].Step != "half" || r.Marks[0].Event != traffic.EventStart {
 		t.Errorf("marks in timeline %q, marks %+v", marked, r.Marks)
 	}
 
@@ -99,7 +105,8 @@ func TestWriterVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, field := range []string{`"attempted":`, `"acked":`, `"failed":`, `"lost":4`, `"max_stall_ms":`,
-		`"errors_by_kind":`, `"timeline":[{"start_ms":0,`, `"p50_ms":`, `"p99_ms":`, `"marks":["half"]`, `"duration_ms":`} {
+		`"errors_by_kind":`, `"timeline":[{"start_ms":0,`, `"p50_ms":`, `"p99_ms":`, `"marks":["start half"]`, `"duration_ms":`,
+		`"marks":[{"at_ms":`, `"step":"half","event":"start"}]`} {
 		if !strings.Contains(string(b), field) {
 			t.Errorf("JSON report lacks %s", field)
 		}
@@ -146,6 +153,10 @@ func TestWriterBounds(t *testing.T) {
 	if _, err := traffic.Start(ctx, traffic.Options{Addr: s.Addr, Password: "wrong"}); err == nil {
 		t.Fatal("Start with a wrong password succeeded")
 	}
+	if _, err := traffic.Start(ctx, traffic.Options{Addr: s.Addr, Password: s.Password, Origin: time.Now().Add(time.Hour)}); err == nil ||
+		!strings.Contains(err.Error(), "origin") {
+		t.Fatalf("Start with an origin in the future: %v", err)
+	}
 }
 
 // A write pause shows as a stall where it happened, and slots missed during
@@ -158,11 +169,13 @@ func TestWriterStall(t *testing.T) {
 	defer c.Close()
 	w := startWriter(t, ctx, traffic.Options{Addr: s.Addr, Password: s.Password, Rate: 1000})
 	time.Sleep(300 * time.Millisecond)
-	w.Mark("pause")
+	w.Mark(traffic.Mark{Step: "pause", Event: traffic.EventStart})
 	if err := c.Do(ctx, "CLIENT", "PAUSE", "300", "WRITE").Err(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	w.Mark(traffic.Mark{Step: "pause", Event: traffic.EventEnd, Status: "passed"})
+	time.Sleep(400 * time.Millisecond)
 	r := w.Stop()
 	t.Logf("attempted %d acked %d max stall %.1f ms ending at %.0f ms", r.Attempted, r.Acked, r.MaxStallMS, r.MaxStallAt)
 	if r.MaxStallMS < 250 || r.MaxStallMS > 1500 {
@@ -184,6 +197,85 @@ func TestWriterStall(t *testing.T) {
 	}
 	if worst < 200 {
 		t.Errorf("no interval shows the pause in its p99 (worst %.1f ms)", worst)
+	}
+
+	// The stall belongs to the step that paused the writes, though it
+	// lasts a little past the step's end mark.
+	if len(r.Marks) != 2 {
+		t.Fatalf("marks %+v", r.Marks)
+	}
+	windows := []traffic.Window{
+		{Step: "before", FromMS: 0, ToMS: r.Marks[0].AtMS},
+		{Step: "pause", FromMS: r.Marks[0].AtMS, ToMS: r.Marks[1].AtMS},
+		{Step: "after", FromMS: r.Marks[1].AtMS, ToMS: r.DurationMS},
+	}
+	stalls := r.Attribute(windows)
+	t.Logf("windows %+v: stalls %v, longest in %q", windows, stalls, r.MaxStallStep)
+	if r.MaxStallStep != "pause" || math.Abs(stalls[1]-r.MaxStallMS) > 0.001 {
+		t.Errorf("longest stall %.1f ms attributed to %q, step stalls %v; want pause", r.MaxStallMS, r.MaxStallStep, stalls)
+	}
+	if stalls[0] >= 250 || stalls[2] >= 250 {
+		t.Errorf("the pause counted in another step too: %v", stalls)
+	}
+}
+
+// With an origin before the start, every time in the report is measured
+// from it and the buckets are aligned on it; the first stall still counts
+// from the writer's start.
+func TestWriterOrigin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := redistest.Start(t)
+	origin := time.Now().Add(-500 * time.Millisecond)
+	w := startWriter(t, ctx, traffic.Options{Addr: s.Addr, Password: s.Password, Rate: 1000, Origin: origin})
+	w.Mark(traffic.Mark{Step: "s", Event: traffic.EventStart})
+	time.Sleep(300 * time.Millisecond)
+	w.Mark(traffic.Mark{Step: "s", Event: traffic.EventEnd, Status: "passed"})
+	r := w.Stop()
+	t.Logf("started at %.1f ms, max stall %.2f ms at %.1f ms, first bucket %d ms, %d gaps, marks %+v",
+		r.StartedAtMS, r.MaxStallMS, r.MaxStallAt, r.Timeline[0].StartMS, len(r.Gaps), r.Marks)
+
+	if r.StartedAtMS < 500 || r.StartedAtMS > 1500 {
+		t.Errorf("started at %.1f ms since an origin 500 ms before Start", r.StartedAtMS)
+	}
+	if r.Acked == 0 {
+		t.Fatal("no write acknowledged")
+	}
+	for _, m := range r.Marks {
+		if m.AtMS < r.StartedAtMS {
+			t.Errorf("mark %+v before the start at %.1f ms", m, r.StartedAtMS)
+		}
+	}
+	if first := r.Timeline[0].StartMS; first < 500 || first%100 != 0 || float64(first) > r.StartedAtMS || float64(first)+100 <= r.StartedAtMS {
+		t.Errorf("first bucket at %d ms: not the 100 ms bucket since the origin that holds the start at %.1f ms", first, r.StartedAtMS)
+	}
+	for i, iv := range r.Timeline {
+		if iv.StartMS != r.Timeline[0].StartMS+int64(i)*100 {
+			t.Errorf("bucket %d starts at %d ms", i, iv.StartMS)
+		}
+	}
+	if ops := r.Timeline[0].Ops + r.Timeline[1].Ops; ops == 0 {
+		t.Errorf("first acknowledgements not in the first buckets: %+v", r.Timeline[:2])
+	}
+	if len(r.Gaps) > 0 && r.Gaps[0].FromMS < r.StartedAtMS {
+		t.Errorf("first gap %+v begins before the writer's start", r.Gaps[0])
+	}
+	// The wait for the first acknowledgement counts from the writer's
+	// start, not from the origin 500 ms earlier.
+	if r.MaxStallMS >= 500 || r.MaxStallAt < r.StartedAtMS {
+		t.Errorf("max stall %.1f ms ending at %.1f ms", r.MaxStallMS, r.MaxStallAt)
+	}
+	if fmt.Sprint(r.Timeline[0].Marks) != "[start s]" {
+		t.Errorf("first bucket's marks %q", r.Timeline[0].Marks)
+	}
+	var end []string
+	for _, iv := range r.Timeline {
+		if slices.Contains(iv.Marks, "end s (passed)") {
+			end = append(end, fmt.Sprint(iv.StartMS))
+		}
+	}
+	if want := fmt.Sprint(int64(r.Marks[1].AtMS) / 100 * 100); len(end) != 1 || end[0] != want {
+		t.Errorf("end mark at %.1f ms rendered in buckets %v, want [%s]", r.Marks[1].AtMS, end, want)
 	}
 }
 

@@ -1,0 +1,83 @@
+package kinds
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps"
+	"github.com/understudy/understudy/steps/redis"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Upgrade replaces a node's server with another version through the
+// topology, keeping its data and address, and checks the version it then
+// reports.
+type Upgrade struct{}
+
+var upgradeSpec = &dsl.KindSpec{
+	Name:           "upgrade",
+	Doc:            "Replaces a node's server with another version, keeping its data and address (rehearsal: a new container; live: the node's lifecycle command).",
+	DefaultTimeout: 5 * time.Minute,
+	Args: []dsl.ArgSpec{
+		{Name: "node", Type: dsl.ArgNode, Required: true, Doc: "The node to upgrade."},
+		{Name: "version", Type: dsl.ArgVersion, Required: true, Doc: `The version to run: "8.0", "valkey:8.1".`},
+	},
+}
+
+func (Upgrade) Spec() *dsl.KindSpec { return upgradeSpec }
+
+// Check refuses a version that cannot load the node's data and marks the
+// point after which the old version cannot load it back.
+func (Upgrade) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	node := s.NodeArg("node")
+	to := s.Args["version"].Version
+	if from, ok := sim.Version(node); ok {
+		if err := redis.CheckUpgrade(from, to); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Upgrade cannot keep the data",
+				Detail:   fmt.Sprintf("Step %s replaces node %q (%s) with %s: %s.", s.Ref(), node, from, to, err),
+				Subject:  s.Args["version"].Range.Ptr(),
+			})
+		} else if redis.CheckUpgrade(to, from) != nil {
+			s.PointOfNoReturn = fmt.Sprintf("once %q runs %s it writes RDB version %d, which %s cannot load: going back means restoring a backup", node, to, to.RDBVersion(), from)
+		}
+	}
+	sim.SetVersion(node, to)
+	return diags
+}
+
+func (Upgrade) Describe(s *dsl.Step, sim *redis.Sim) []string {
+	return []string{fmt.Sprintf("replaces the server of %s with %s, keeping its data and address (rehearsal: a new container; live: the node's lifecycle command)", nodeText(s, "node", sim), s.Args["version"].Version)}
+}
+
+func (Upgrade) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
+	n, c, err := x.NodeArg("node")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	to := x.Step.Args["version"].Version
+	from, err := serverVersion(ctx, c, n.Name())
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("before the upgrade: %w", err)
+	}
+	if err := n.Upgrade(ctx, to); err != nil {
+		return cty.NilVal, fmt.Errorf("upgrade %q %s→%s: %w", n.Name(), from, to, err)
+	}
+	now, err := serverVersion(ctx, c, n.Name())
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("after the upgrade: %w", err)
+	}
+	if now.Engine != to.Engine || now.Series().Compare(to.Series()) != 0 {
+		return cty.NilVal, steps.Permanent(steps.ErrorAt(x.Step.Args["version"].Range, "Wrong version after upgrade", "Node %q reports %s after the upgrade, the step asked for %s.", n.Name(), now, to))
+	}
+	x.Log("%s upgraded %s → %s", n.Name(), from, now)
+	return cty.ObjectVal(map[string]cty.Value{
+		"from": cty.StringVal(from.String()),
+		"to":   cty.StringVal(now.String()),
+	}), nil
+}

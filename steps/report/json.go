@@ -1,0 +1,22 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+)
+
+// jsonFormat is for programs: the same models, indented.
+var jsonFormat = Format{
+	Name:   "json",
+	Plan:   func(w io.Writer, p *Plan) error { return writeJSON(w, p) },
+	Report: func(w io.Writer, r *Report) error { return writeJSON(w, r) },
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

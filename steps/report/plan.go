@@ -1,0 +1,143 @@
+package report
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/understudy/understudy/dsl"
+)
+
+// Plan is what a runbook will do, resolved as far as possible without a
+// server: static values are shown resolved, live conditions as written.
+// Renderers (text, markdown, json) are chosen from the format registry.
+type Plan struct {
+	Runbook   string         `json:"runbook"`
+	Variables []PlanValue    `json:"variables,omitempty"`
+	Nodes     []PlanNode     `json:"nodes"`
+	Endpoints []PlanEndpoint `json:"endpoints,omitempty"`
+	Steps     []PlanStep     `json:"steps"`
+	Rollback  []PlanStep     `json:"rollback,omitempty"`
+	Warnings  []string       `json:"warnings,omitempty"`
+}
+
+// PlanValue is a name and its resolved value.
+type PlanValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// PlanNode is a node in a plan. Secrets are never included.
+type PlanNode struct {
+	Name      string `json:"name"`
+	Address   string `json:"address"`
+	Auth      string `json:"auth"`
+	Rehearsal string `json:"rehearsal,omitempty"`
+}
+
+// PlanEndpoint is an endpoint in a plan.
+type PlanEndpoint struct {
+	Name        string `json:"name"`
+	Target      string `json:"target"`
+	Switch      string `json:"switch,omitempty"`
+	Connections string `json:"connections"`
+}
+
+// PlanStep is one step in a plan; a report's step carries the same
+// description.
+type PlanStep struct {
+	Number      int    `json:"number"`
+	Kind        string `json:"kind"`
+	Name        string `json:"name"`
+	Source      string `json:"source"` // file:line
+	Description string `json:"description,omitempty"`
+	Timeout     string `json:"timeout"`
+	// Sends is what the step will send or do, from its kind's Describe.
+	Sends           []string `json:"sends"`
+	Until           string   `json:"until,omitempty"`
+	When            string   `json:"when,omitempty"`
+	Asserts         []string `json:"asserts,omitempty"`
+	OnFailure       string   `json:"on_failure"`
+	PointOfNoReturn string   `json:"point_of_no_return,omitempty"`
+}
+
+// BuildPlan resolves the runbook into a plan. Each step is described by its
+// kind with the versions as the steps before it leave them.
+func BuildPlan(rb *dsl.Runbook, name string) *Plan {
+	p := &Plan{Runbook: name}
+	for _, n := range slices.Sorted(maps.Keys(rb.Variables)) {
+		val := "(unknown)"
+		if rb.SensitiveVar(n) {
+			val = "(sensitive)"
+		} else if v, ok := rb.Var(n); ok {
+			val = dsl.ShowValue(v)
+		}
+		p.Variables = append(p.Variables, PlanValue{Name: n, Value: val})
+	}
+	for _, n := range rb.NodeNames() {
+		node := rb.Nodes[n]
+		pn := PlanNode{Name: n, Address: node.Address, Auth: "none"}
+		if pn.Address == "" {
+			pn.Address = "(not resolved: an env() it reads is unset)"
+		}
+		if node.HasPassword {
+			pn.Auth = "password (sensitive)"
+			if node.Username != "" {
+				pn.Auth = "ACL user (sensitive)"
+			}
+		}
+		if node.Rehearsal != nil {
+			pn.Rehearsal = node.Rehearsal.Version.String()
+		}
+		p.Nodes = append(p.Nodes, pn)
+	}
+	for _, n := range slices.Sorted(maps.Keys(rb.Endpoints)) {
+		e := rb.Endpoints[n]
+		pe := PlanEndpoint{Name: n, Target: "node." + e.Target, Connections: e.Connections}
+		if len(e.Switch) > 0 {
+			pe.Switch = strings.Join(e.Switch, " ")
+		}
+		p.Endpoints = append(p.Endpoints, pe)
+	}
+	sim := rb.Sim()
+	for i, s := range rb.Steps {
+		p.Steps = append(p.Steps, planStep(i+1, s, s.Impl.Describe(s, sim)))
+		s.Impl.Check(s, sim) // advance the walk; the runbook was checked when loaded
+	}
+	if rb.Rollback != nil {
+		for i, s := range rb.Rollback.Steps {
+			p.Rollback = append(p.Rollback, planStep(i+1, s, s.Impl.Describe(s, sim)))
+			s.Impl.Check(s, sim)
+		}
+	}
+	for _, e := range rb.MissingEnv() {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("environment variable %s is not set: apply will need it", e))
+	}
+	return p
+}
+
+func planStep(num int, s *dsl.Step, sends []string) PlanStep {
+	rb := s.Runbook()
+	ps := PlanStep{
+		Number: num, Kind: s.Kind, Name: s.Name, Description: s.Description,
+		Source:    fmt.Sprintf("%s:%d", s.DeclRange.Filename, s.DeclRange.Start.Line),
+		Timeout:   s.Timeout.String(),
+		Sends:     sends,
+		OnFailure: s.OnFailure, PointOfNoReturn: s.PointOfNoReturn,
+	}
+	if s.Until != nil {
+		ps.Until = rb.ExprText(s.Until)
+	}
+	if s.When != nil {
+		ps.When = rb.ExprText(s.When)
+	}
+	for _, a := range s.Asserts {
+		text := rb.ExprText(a.Condition)
+		if a.Severity == dsl.SeverityWarning {
+			text += " (warning only)"
+		}
+		ps.Asserts = append(ps.Asserts, text)
+	}
+	return ps
+}

@@ -1,0 +1,105 @@
+package topology
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/redis"
+)
+
+// Kind names a kind of deployment.
+type Kind string
+
+// The kinds of deployment. Only KindStandalone is built; see the package
+// documentation for where the others plug in.
+const (
+	KindStandalone Kind = "standalone"
+)
+
+// Layout is a deployment as the runbook declares it, known without a server.
+type Layout struct {
+	Kind      Kind
+	Nodes     []NodeSpec
+	Endpoints []EndpointSpec
+}
+
+// NodeSpec is one declared node.
+type NodeSpec struct {
+	Name string
+	// Version is what a rehearsal runs; Rehearsable is false when the node
+	// has no rehearsal block.
+	Version     redis.Version
+	Rehearsable bool
+	// Seed says whether a rehearsal loads test data into the node before
+	// the first step.
+	Seed      bool
+	DeclRange hcl.Range
+}
+
+// EndpointSpec is one declared endpoint.
+type EndpointSpec struct {
+	Name   string
+	Target string
+	// Connections is what a rehearsal proxy does with open connections
+	// when it is repointed (dsl.ConnectionsMove or dsl.ConnectionsClose).
+	Connections string
+	// Switch is the live command that repoints it.
+	Switch []string
+}
+
+// Standalone builds the layout of a runbook whose nodes clients reach
+// directly or through its endpoints. Nodes and endpoints come sorted by
+// name. The seeded nodes are those whose rehearsal block says seed = true;
+// where no node says, the endpoints' targets; without endpoints, the first
+// node.
+func Standalone(rb *dsl.Runbook) *Layout {
+	l := &Layout{Kind: KindStandalone}
+	anySeed := false
+	for _, name := range rb.NodeNames() {
+		n := rb.Nodes[name]
+		ns := NodeSpec{Name: name, DeclRange: n.DeclRange}
+		if n.Rehearsal != nil {
+			ns.Version, ns.Rehearsable = n.Rehearsal.Version, true
+			if n.Rehearsal.Seed != nil {
+				anySeed = true
+				ns.Seed = *n.Rehearsal.Seed
+			}
+		}
+		l.Nodes = append(l.Nodes, ns)
+	}
+	for _, name := range slices.Sorted(maps.Keys(rb.Endpoints)) {
+		e := rb.Endpoints[name]
+		l.Endpoints = append(l.Endpoints, EndpointSpec{Name: name, Target: e.Target, Connections: e.Connections, Switch: e.Switch})
+	}
+	if !anySeed {
+		for i := range l.Nodes {
+			l.Nodes[i].Seed = slices.ContainsFunc(l.Endpoints, func(e EndpointSpec) bool { return e.Target == l.Nodes[i].Name })
+		}
+		if len(l.Endpoints) == 0 && len(l.Nodes) > 0 {
+			l.Nodes[0].Seed = true
+		}
+	}
+	return l
+}
+
+// SeedNodes lists the names of the nodes a rehearsal seeds.
+func (l *Layout) SeedNodes() []string {
+	var out []string
+	for _, n := range l.Nodes {
+		if n.Seed {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// NodeNames lists the nodes' names.
+func (l *Layout) NodeNames() []string {
+	out := make([]string, len(l.Nodes))
+	for i, n := range l.Nodes {
+		out[i] = n.Name
+	}
+	return out
+}
