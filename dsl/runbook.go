@@ -44,9 +44,9 @@ type Runbook struct {
 	stepLabels map[string]bool
 	// invalid are the steps that decoded with errors: their kind's Check
 	// does not run.
-	invalid    map[*Step]bool
-	mode       Mode
-	kinds      KindSet
+	invalid map[*Step]bool
+	mode    Mode
+	kinds   KindSet
 }
 
 // Mode says what a runbook is loaded for; it decides how strict env() is.

@@ -180,4 +180,3 @@ rollback {
 		t.Error("the skipped step ran")
 	}
 }
-

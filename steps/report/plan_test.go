@@ -9,7 +9,6 @@ import (
 	"testing"
 )
 
-
 // The plans of the shipped replica-swap runbook, as text and Markdown, for
 // the three supported pairs: what a reviewer reads in a pull request.
 func TestPlanGolden(t *testing.T) {
