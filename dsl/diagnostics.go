@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -22,10 +26,28 @@ func (r *Runbook) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color boo
 // diagnostic starts with a "file:line:col: severity: summary" line that
 // editors and CI logs recognise, followed by HCL's rendering with the
 // source snippet and the detail.
+//
+// At most MaxDiagnostics are printed, then a count of the rest: a file that
+// is not HCL at all would otherwise print one per line. Control characters
+// from the source (a binary file, escape sequences) are printed escaped,
+// never raw.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool) error {
 	var buf bytes.Buffer
 	dw := hcl.NewDiagnosticTextWriter(&buf, files, 0, color)
-	for _, d := range diags {
+	w = &sanitizer{w: w}
+	for i, d := range diags {
+		if i == MaxDiagnostics {
+			errs, warns := 0, 0
+			for _, rest := range diags[i:] {
+				if rest.Severity == hcl.DiagError {
+					errs++
+				} else {
+					warns++
+				}
+			}
+			_, err := fmt.Fprintf(w, "... and %d more diagnostic(s) (%d error(s), %d warning(s)) not shown.\n", len(diags)-i, errs, warns)
+			return err
+		}
 		sev := "error"
 		if d.Severity == hcl.DiagWarning {
 			sev = "warning"
@@ -64,4 +86,30 @@ func DiagnosticLine(d *hcl.Diagnostic) string {
 		return fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, s)
 	}
 	return s
+}
+
+// MaxDiagnostics is how many diagnostics WriteDiagnostics prints.
+const MaxDiagnostics = 10
+
+// sanitizer escapes control characters other than newline and tab.
+type sanitizer struct{ w io.Writer }
+
+func (s *sanitizer) Write(p []byte) (int, error) {
+	var b strings.Builder
+	for _, r := range string(p) {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case unicode.IsControl(r):
+			b.WriteString(strconv.QuoteRuneToASCII(r)[1 : len(strconv.QuoteRuneToASCII(r))-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if _, err := io.WriteString(s.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -327,10 +327,14 @@ func (r *Runbook) checkNodeTraversal(tr hcl.Traversal) hcl.Diagnostics {
 	if field == "" || redis.KnownInfoField(field) {
 		return nil
 	}
+	hint := ""
+	if sug := redis.SuggestInfoField(field); sug != "" {
+		hint = fmt.Sprintf(" Did you mean %q?", sug)
+	}
 	return hcl.Diagnostics{{
-		Severity: hcl.DiagWarning,
+		Severity: hcl.DiagError,
 		Summary:  "Unknown INFO field",
-		Detail:   fmt.Sprintf("%q is not an INFO field understudy knows; if the server does not report it, the step fails when it runs.%s", field, suggest(field, redis.InfoFields)),
+		Detail:   fmt.Sprintf("No supported version (Redis 6.0 to 8.0, Valkey 8) reports an INFO field %q, so the expression could never be evaluated.%s", field, hint),
 		Subject:  tr.SourceRange().Ptr(),
 	}}
 }

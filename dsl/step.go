@@ -326,9 +326,18 @@ func (r *Runbook) checkLive(expr hcl.Expression, want cty.Type, before map[strin
 	if diags.HasErrors() {
 		return diags
 	}
-	v, vDiags := expr.Value(r.EvalContext(EvalState{Steps: unknownSteps(before)}))
+	ectx := r.EvalContext(EvalState{Steps: unknownSteps(before)})
+	v, vDiags := expr.Value(ectx)
 	diags = append(diags, vDiags...)
-	if vDiags.HasErrors() || want == cty.DynamicPseudoType {
+	if vDiags.HasErrors() {
+		return diags
+	}
+	// HCL converts an unknown string to an unknown number without
+	// complaint: node.old.role + 1 would only fail at run time.
+	if tDiags := checkOperandTypes(expr, ectx); tDiags.HasErrors() {
+		return append(diags, tDiags...)
+	}
+	if want == cty.DynamicPseudoType {
 		return diags
 	}
 	if _, err := convert.Convert(v, want); err != nil {

@@ -81,3 +81,35 @@ step "upgrade" "a" {
 		t.Errorf("keys=many: %v", diags)
 	}
 }
+
+// An empty or malformed version given on the command line is a validate
+// error at the line that uses it, not a rehearsal of a default.
+func TestEmptyVersionVariable(t *testing.T) {
+	for _, to := range []string{"", "8", "eight.oh", "valkey:"} {
+		_, diags := dsl.Load([]string{"../runbooks/replica-swap.hcl"}, dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeRehearsal, Vars: []string{"to=" + to}})
+		if !diags.HasErrors() {
+			t.Errorf("to=%q: no error", to)
+			continue
+		}
+		d := diags[0]
+		if d.Summary != "Invalid version" || d.Subject == nil || !strings.HasSuffix(d.Subject.Filename, "replica-swap.hcl") {
+			t.Errorf("to=%q: %s", to, dsl.DiagnosticLine(d))
+		}
+	}
+}
+
+// An INFO field no supported version reports is an error that suggests the
+// closest known field.
+func TestUnknownInfoFieldSuggests(t *testing.T) {
+	_, diags := dsl.LoadSource("x.hcl", []byte(`
+node "a" {
+  address = "127.0.0.1:1"
+}
+step "assert" "link" {
+  condition = node.a.info.master_link_stat == "up"
+}
+`), dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeValidate})
+	if !diags.HasErrors() || !strings.Contains(diags[0].Detail, `Did you mean "master_link_status"?`) {
+		t.Errorf("diagnostics: %v", diags)
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,10 +94,63 @@ func TestFmtRewrites(t *testing.T) {
 	}
 }
 
+// Every unusable command line exits 2 and names what is wrong, not only
+// the usage; nothing starts.
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"bogus"}, {"plan"}, {"rehearse", "runbooks/replica-swap.hcl", "--var", "nonsense"}, {"rehearse", "runbooks/replica-swap.hcl", "--var", "tooo=8.0"}} {
-		if res := understudy(t, time.Minute, args...); res.code != 2 {
-			t.Errorf("understudy %v: exit %d, want 2", args, res.code)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "Usage: understudy <command>"},
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"plan"}, "plan needs the runbook file"},
+		{[]string{"plan", "runbooks/replica-swap.hcl", "runbooks/rolling-upgrade.hcl"}, "plan takes one runbook file, got 2: runbooks/replica-swap.hcl runbooks/rolling-upgrade.hcl"},
+		{[]string{"plan", "runbooks/replica-swap.hcl", "--format", "yaml"}, `unknown format "yaml": the formats are text, markdown, json`},
+		{[]string{"plan", "runbooks/replica-swap.hcl", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"validate"}, "validate needs at least one runbook file"},
+		{[]string{"fmt"}, "fmt needs at least one runbook file"},
+		{[]string{"rehearse"}, "rehearse needs the runbook file"},
+		{[]string{"rehearse", "a.hcl", "b.hcl"}, "rehearse takes one runbook file, got 2"},
+		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--images", "cloud"}, `"cloud"`},
+		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--var", "nonsense"}, "nonsense"},
+		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--var", "tooo=8.0"}, `Did you mean "to"?`},
+		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--var", "to="}, "Invalid version"},
+		{[]string{"plan", "no-such-file.hcl"}, "no-such-file.hcl"},
+	} {
+		res := understudy(t, time.Minute, tc.args...)
+		if res.code != 2 {
+			t.Errorf("understudy %v: exit %d, want 2", tc.args, res.code)
+		}
+		if out := res.stdout + res.stderr; !strings.Contains(out, tc.want) {
+			t.Errorf("understudy %v does not say %q:\n%s", tc.args, tc.want, out)
+		}
+	}
+}
+
+// A file that is not HCL at all: at most ten diagnostics and a count of the
+// rest, and no raw control character from the file reaches the terminal.
+func TestGarbageFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "garbage.hcl")
+	garbage := []byte("node \"a\" {\n  address = \"\x1b[31mred\"\n}\n\x00\x01\x07garbage {{{{ \x1b]0;title\x07\n")
+	for i := 0; i < 50; i++ {
+		garbage = append(garbage, []byte("\x00\x02 ;;;; \x1b[2J\n")...)
+	}
+	if err := os.WriteFile(path, garbage, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := understudy(t, time.Minute, "validate", path)
+	if res.code != 2 {
+		t.Fatalf("exit %d", res.code)
+	}
+	if n := strings.Count(res.stderr, ": error: "); n != 10 {
+		t.Errorf("%d diagnostics shown, want 10", n)
+	}
+	if !regexp.MustCompile(`\.\.\. and \d+ more diagnostic\(s\)`).MatchString(res.stderr) {
+		t.Errorf("no count of the rest:\n%s", tail(res.stderr, 5))
+	}
+	for _, r := range res.stderr {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			t.Fatalf("a raw control character %U reached the output", r)
 		}
 	}
 }

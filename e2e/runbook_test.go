@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/understudy/understudy/steps/report"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,52 +151,144 @@ func TestRollbackBeforeSwitch(t *testing.T) {
 	}
 }
 
-// Ctrl-C while a step waits: the process stops within seconds and removes
-// every container it started.
-func TestInterruptRemovesContainers(t *testing.T) {
-	cmd := exec.Command(binary, "rehearse", "e2e/testdata/wait-forever.hcl", "--keys", "1000")
-	cmd.Dir = root
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+// A signal at any moment ends the rehearsal interrupted, exit code 130, with
+// what it interrupted named in the summary and the report — never passed —
+// and every container removed: Ctrl-C (SIGINT) or SIGTERM while a step
+// waits, and SIGINT after the last step passed.
+func TestInterrupt(t *testing.T) {
+	for _, tc := range []struct {
+		name, runbook string
+		sig           syscall.Signal
+		// after is the log line after which the signal is sent.
+		after       string
+		interrupted string
+	}{
+		{"SIGINT in a wait", "e2e/testdata/wait-forever.hcl", syscall.SIGINT, "step 1/1", `during step "forever"`},
+		{"SIGTERM in a wait", "e2e/testdata/wait-forever.hcl", syscall.SIGTERM, "step 1/1", `during step "forever"`},
+		{"SIGINT after the last step", "e2e/testdata/one-step.hcl", syscall.SIGINT, "  passed after", "after the last step"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reportPath := filepath.Join(t.TempDir(), "report.json")
+			cmd := exec.Command(binary, "rehearse", tc.runbook, "--keys", "1000", "--rate", "200", "--report", reportPath)
+			cmd.Dir = root
+			var stdout strings.Builder
+			cmd.Stdout = &stdout
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			session := ""
+			sc := bufio.NewScanner(stderr)
+			deadline := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
+			defer deadline.Stop()
+			for sc.Scan() {
+				line := sc.Text()
+				if m := sessionRe.FindStringSubmatch(line); m != nil {
+					session = m[1]
+				}
+				if strings.HasPrefix(line, tc.after) {
+					break
+				}
+			}
+			if session == "" {
+				t.Fatal("no session in the log")
+			}
+			if tc.sig == syscall.SIGINT && tc.after == "step 1/1" {
+				if got := leftovers(t, session); len(got) == 0 {
+					t.Fatal("no container running before the interrupt")
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			start := time.Now()
+			_ = cmd.Process.Signal(tc.sig)
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			err = cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+				t.Errorf("exit after %s: %v, want code 130\n%s", tc.sig, err, stdout.String())
+			}
+			if d := time.Since(start); d > time.Minute {
+				t.Errorf("took %s to stop", d)
+			}
+			if got := leftovers(t, session); len(got) != 0 {
+				t.Errorf("containers left after the signal: %v", got)
+			}
+			if !strings.Contains(stdout.String(), ": INTERRUPTED in") || !strings.Contains(stdout.String(), tc.interrupted) {
+				t.Errorf("the summary does not say what was interrupted (%s):\n%s", tc.interrupted, stdout.String())
+			}
+			if strings.Contains(stdout.String(), "Condition not met") || strings.Contains(stdout.String(), "PASSED") {
+				t.Errorf("the summary lies:\n%s", stdout.String())
+			}
+			rep, err := report.Read(reportPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Status != "interrupted" || !strings.Contains(rep.Interrupted, tc.interrupted) {
+				t.Errorf("report status %s, interrupted %q", rep.Status, rep.Interrupted)
+			}
+			if rep.Traffic == nil || rep.Traffic.Lost != 0 {
+				t.Errorf("traffic %+v", rep.Traffic)
+			}
+			if tc.interrupted == "after the last step" {
+				if s := stepByName(rep, "master"); s == nil || s.Status != "passed" {
+					t.Errorf("the last step: %+v", s)
+				}
+			}
+		})
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+}
+
+// A step with on_failure = "continue" that fails: the next steps run and
+// the rehearsal fails, exit 1, naming it. A warning-only assert fails
+// nothing and shows as a warning in the summary, the report and the plan.
+func TestContinueFailsTheRun(t *testing.T) {
+	res := rehearse(t, "e2e/testdata/continue.hcl", "--keys", "1000", "--rate", "200")
+	if res.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", res.code, res.stdout, tail(res.stderr, 30))
 	}
-	session := ""
-	sc := bufio.NewScanner(stderr)
-	deadline := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
-	defer deadline.Stop()
-	for sc.Scan() {
-		line := sc.Text()
-		if m := sessionRe.FindStringSubmatch(line); m != nil {
-			session = m[1]
+	for _, want := range []string{": FAILED in", "failed      assert      not_a_replica", "passed      command     still_runs", "1 warning(s)",
+		`step assert "not_a_replica" failed (on_failure = "continue"`, "warning: e2e/testdata/continue.hcl:22:"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, res.stdout)
 		}
-		if strings.HasPrefix(line, "step 1/1") {
-			break
+	}
+	rep := res.report
+	if rep.Status != "failed" || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "clients are connected") {
+		t.Errorf("report: status %s, warnings %v", rep.Status, rep.Warnings)
+	}
+	if s := stepByName(rep, "few_clients"); s == nil || s.Status != "passed" || len(s.Warnings) != 1 {
+		t.Errorf("the warning step: %+v", s)
+	}
+	plan := understudy(t, time.Minute, "plan", "e2e/testdata/continue.hcl")
+	if !strings.Contains(plan.stdout, "a warning only") {
+		t.Errorf("the plan does not say the assert is a warning:\n%s", plan.stdout)
+	}
+}
+
+// Every node's image is checked before the first container starts: a
+// missing one is refused with what builds (or pulls) it, and nothing starts.
+func TestMissingImageRefusedBeforeAnyContainer(t *testing.T) {
+	before := leftovers(t, "")
+	for _, images := range []string{"local", "auto"} {
+		res := understudy(t, time.Minute, "rehearse", "runbooks/replica-swap.hcl", "--var", "to=7.2", "--images", images)
+		if res.code != 3 {
+			t.Errorf("--images %s: exit %d, want 3", images, res.code)
+		}
+		for _, want := range []string{"7.2", "images/build.sh", "nothing was started"} {
+			if !strings.Contains(res.stderr, want) {
+				t.Errorf("--images %s: the refusal lacks %q:\n%s", images, want, res.stderr)
+			}
+		}
+		if strings.Contains(res.stderr, "starting") || sessionRe.MatchString(res.stderr) {
+			t.Errorf("--images %s: containers were started:\n%s", images, res.stderr)
 		}
 	}
-	if session == "" {
-		t.Fatal("no session in the log")
-	}
-	if got := leftovers(t, session); len(got) == 0 {
-		t.Fatal("no container running before the interrupt")
-	}
-	time.Sleep(500 * time.Millisecond)
-	start := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Errorf("exit after SIGINT: %v, want code 1", err)
-	}
-	if d := time.Since(start); d > time.Minute {
-		t.Errorf("took %s to stop", d)
-	}
-	if got := leftovers(t, session); len(got) != 0 {
-		t.Errorf("containers left after Ctrl-C: %v", got)
+	if after := leftovers(t, ""); len(after) > len(before) {
+		t.Errorf("containers before %v, after %v", before, after)
 	}
 }

@@ -19,7 +19,7 @@ step "assert" "d" {
 }
 
 step "assert" "e" {
-  condition = node.old.info.master_link_stat == "up" # WARNING: Unknown INFO field
+  condition = node.old.info.master_link_stat == "up" # ERROR: Unknown INFO field
 }
 
 step "assert" "f" {

@@ -47,3 +47,15 @@ endpoint "app" {
   target      = node.old
   connections = "keep" # ERROR: Invalid connections
 }
+
+step "assert" "live_types" {
+  condition = node.old.role + 1 > 0 # ERROR: Incorrect value type
+}
+
+step "assert" "info_is_a_string" {
+  condition = node.old.info.connected_slaves > 0 # ERROR: Incorrect value type
+}
+
+step "assert" "converted" {
+  condition = tonumber(node.old.info.connected_slaves) > 0 && node.old.keys + 1 > 0
+}
