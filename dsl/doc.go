@@ -14,10 +14,21 @@
 // evaluated with unknown live values so that type errors surface before any
 // server is touched.
 //
-// Step kinds are an explicit registry (kinds.go): each kind declares its own
-// arguments; the settings common to every step (description, timeout, until,
-// retry, assert, on_failure) are decoded first and the rest of the body by the
-// kind's schema, in the manner of packer's hcl2template.
+// This package owns no list of step kinds: the caller passes them in
+// (LoadOptions.Kinds, normally steps/kinds.Registry), and each kind
+// (kind.go's Kind) declares its own arguments, its static checks and its plan
+// description. The settings common to every step (description, timeout,
+// until, when, retry, assert, on_failure) are decoded first and the rest of
+// the body by the kind's schema, in the manner of packer's hcl2template;
+// attributes are decoded in source order, so diagnostics come in the order a
+// reader meets them. After decoding, the kinds' checks walk the steps in
+// order over a simulation of the nodes' versions (redis.Sim): a replica that
+// cannot read its master's RDB is refused, the point of no return is marked.
+//
+// Live values are typed at validate time (node.x.role is a string,
+// node.x.keys a number, INFO fields strings), so node.old.role + 1 is an
+// error before any server is touched (typecheck.go), and an INFO field no
+// supported version reports is an error with the closest name suggested.
 //
 // Diagnostics carry source ranges from parse to run time: a Step keeps its
 // DeclRange and every expression its own range, so a failure while a step runs

@@ -93,11 +93,30 @@ func TestReplicaSwap(t *testing.T) {
 			if len(tr.Timeline) < 10 {
 				t.Errorf("timeline has %d intervals", len(tr.Timeline))
 			}
+			// One time origin: each step's start in the report is where
+			// the probe marked it, and the timeline starts near 0.
+			for _, s := range rep.Steps {
+				found := false
+				for _, m := range tr.Marks {
+					if m.Step == s.Name && m.Event == "start" {
+						found = true
+						if d := m.AtMS - s.StartMS; d < -5 || d > 5 {
+							t.Errorf("step %s starts at %.1f ms in the report, its mark at %.1f ms", s.Name, s.StartMS, m.AtMS)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no start mark for step %s", s.Name)
+				}
+			}
+			if first := tr.Timeline[0].StartMS; float64(first) > rep.Steps[0].StartMS {
+				t.Errorf("the timeline starts at %d ms, after the first step (%.1f ms)", first, rep.Steps[0].StartMS)
+			}
 			promote := stepByName(rep, "promote")
 			if promote.MaxStallMS == nil {
 				t.Fatal("the switchover step has no write stall figure")
 			}
-			t.Logf("%s→%s: switchover %s held the application %.2f ms, longest write stall during it %.1f ms; longest of the run %.1f ms (after %q)",
+			t.Logf("%s→%s: switchover %s held the application %.2f ms, longest write stall during it %.1f ms; longest of the run %.1f ms (during %q)",
 				pair.from, pair.to, sw.Method, sw.HeldMS, *promote.MaxStallMS, tr.MaxStallMS, tr.MaxStallStep)
 			if res.session == "" {
 				t.Error("no session in the log")

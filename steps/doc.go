@@ -1,22 +1,33 @@
-// Package steps runs runbooks: the interpreter, one file per step kind, the
-// node contract through which every step reaches a server, and the live
-// state that expressions read.
+// Package steps is the interpreter: it runs a runbook's steps against a
+// topology (package topology), whatever backend provides it — the
+// rehearsal's containers (package rehearsal) or live nodes (package live).
 //
-// The interpreter (run.go) runs the main steps in order. Each step has a
-// deadline (its timeout), repeats with exponential back-off while its until
-// condition is false or an attempt fails (retry block), then checks its
-// assert blocks. A failure runs the rollback steps and ends the run with
-// status "rolled_back", or "failed" when there is no rollback or it failed
-// too. Every failure is an hcl.Diagnostic whose range is the runbook line it
-// came from.
+// What lives where:
 //
-// Expressions that read live state are evaluated at the moment the step runs,
-// on every attempt: the interpreter reads INFO from each node the
-// expression mentions just before evaluating it (state.go).
-//
-// Steps never reach a server directly: they go through a Backend (a node's
-// client, its address, its upgrade) and an Endpoint (hold, repoint,
-// release), so the same step runs against rehearsal containers and live
-// nodes alike. The kinds are an explicit registry (registry.go) that must
-// name the same kinds as dsl.Kinds.
+//   - run.go: the run loop. Steps run in order; each has a deadline (its
+//     timeout), repeats with exponential back-off while its until condition
+//     is false or an attempt fails (retry block), then checks its assert
+//     blocks. A failure runs the rollback steps. The verdict never
+//     overstates: the run passes only when every step that ran passed (a
+//     step with on_failure = "continue" that fails lets the next steps run
+//     and the run still fails); a cancelled context (SIGINT, SIGTERM) ends
+//     it "interrupted", naming the step, after the rollback.
+//   - kind.go: the Kind contract (dsl.Kind plus Run) and the Registry that
+//     refuses a kind missing a part. The kinds are in package steps/kinds,
+//     one file each, listed once in its registry.go.
+//   - hook.go: the Hook interface, in the manner of Terraform's
+//     terraform.Hook: before and after each step and attempt, the
+//     rollback's start and end, the run's end; a hook may halt the run.
+//     Progress lines (progress.go), the report (package report), the write
+//     probe's step marks (package rehearsal), and later the journal and the
+//     lock renewal are hooks.
+//   - exec.go: what a kind works with while its step runs (Exec): nodes and
+//     endpoints, live evaluation of expressions, Log.
+//   - state.go: the live state expressions read. Expressions that read
+//     node.NAME.* are evaluated when the step runs, on every attempt: INFO
+//     is read from each node they mention, once for all the expressions of
+//     one evaluation (an assert's condition and its error_message see the
+//     same values).
+//   - errors.go: every failure is an hcl.Diagnostic whose range is the
+//     runbook line it came from.
 package steps

@@ -1,26 +1,35 @@
 // Package rehearsal runs a runbook against containers of the real old and
-// new versions, under live write traffic, and proves the result.
+// new versions, under live write traffic, and proves the result. The
+// machinery only a rehearsal needs lives under it: container (nodes as
+// containers, the image catalog, cleanup), proxy (the endpoint the
+// application connects to) and traffic (the write probe and its ledger).
 //
-// A rehearsal:
-//  1. refuses a runbook whose nodes lack a rehearsal block (nothing starts);
-//  2. removes containers left by a crashed earlier run, then starts one
-//     container per node (package container) with a random password shared
-//     by the nodes of this rehearsal;
-//  3. puts an in-process proxy (package proxy) at every endpoint, pointing
-//     at the endpoint's target;
-//  4. seeds the nodes the endpoints target (or those with seed = true) with
-//     data of every common type (package dataset) and fingerprints it;
-//  5. starts the write probe (package traffic) through the first endpoint,
-//     on its own key prefix in its own database, so a runbook's key-count
-//     assertions on the application's database are not disturbed;
-//  6. runs the interpreter with the containers as its backend, marking each
-//     step boundary on the probe's timeline;
-//  7. stops the probe, reads every acknowledged write back from the final
-//     master (the endpoint's target at the end) and checks that the final
-//     master still holds exactly the seeded data;
-//  8. removes every container it started — also after a failure and after
-//     Ctrl-C (the caller cancels ctx; cleanup runs on a fresh context).
+// A rehearsal is a sequence of phases over the runbook's layout (package
+// topology), in rehearse.go:
+//
+//  1. check images: every version's image exists (nothing is pulled or
+//     started otherwise; the refusal names the command that builds it);
+//  2. start nodes: removes containers of crashed earlier runs, then one
+//     container per node, with one password for the rehearsal (random, or
+//     $UNDERSTUDY_REHEARSAL_PASSWORD);
+//  3. start endpoints: an in-process proxy per endpoint, at its target;
+//  4. seed: data of every common type into the seeded nodes, fingerprinted;
+//  5. start traffic: the write probe through the first endpoint, on its own
+//     key prefix and database, measured from the run's origin;
+//  6. run steps: the interpreter over the containers (backend.go
+//     implements topology.Topology), with the progress, report and
+//     step-mark hooks;
+//  7. check: every acknowledged write read back from the final master, the
+//     seeded data unchanged there, the nodes' versions; each write stall is
+//     attributed to the step it overlapped most;
+//  8. clean up: every container removed, also after a failure or a signal.
 //
 // The rehearsal passes only when every step passed, no acknowledged write
-// was lost and the data is unchanged.
+// was lost and the data is unchanged. A signal at any moment ends it
+// "interrupted" after the rollback and the checks. Every secret of the run
+// is redacted from the log and the report (package redact).
+//
+// A Sentinel or Cluster layout plugs in at phases 2, 3 and 5: start the
+// sentinels or build the cluster from its shape, and give the probe a
+// client that discovers the master; the other phases stay as they are.
 package rehearsal

@@ -1,7 +1,12 @@
-// Package report holds the result of a rehearsal (and, later, of an apply)
-// as the JSON document written by --report, and its summary for a terminal.
+// Package report holds the data models of what a runbook will do (Plan,
+// built from the runbook by each step kind's Describe) and of what a run did
+// (Report), apart from their formats. The formats — text for a terminal,
+// markdown for a pull-request comment, json for programs — are renderers
+// chosen from one registry (format.go); a report's steps carry the same
+// descriptions as the plan's.
 //
-// A report is built from what the interpreter and the probes observed; it
-// never holds a secret: node passwords are not part of any field, and
-// errors are the runbook diagnostics, which name nodes, not credentials.
+// The Recorder is the interpreter hook that fills a report as steps finish,
+// on the run's one time origin. Reports never hold a secret: outputs,
+// errors and warnings pass through package redact, and report files are
+// written 0600.
 package report
