@@ -3,7 +3,7 @@ package dsl
 import (
 	"fmt"
 	"github.com/understudy/understudy/steps/redis"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -229,7 +229,7 @@ func checkDeclared(tr hcl.Traversal, what string, names []string) hcl.Diagnostic
 		return nil
 	}
 	a, ok := tr[1].(hcl.TraverseAttr)
-	if !ok || contains(names, a.Name) {
+	if !ok || slices.Contains(names, a.Name) {
 		return nil
 	}
 	return hcl.Diagnostics{{
@@ -241,7 +241,7 @@ func checkDeclared(tr hcl.Traversal, what string, names []string) hcl.Diagnostic
 }
 
 func unknownRoot(tr hcl.Traversal, allowed []string) *hcl.Diagnostic {
-	sort.Strings(allowed)
+	slices.Sort(allowed)
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Unknown reference",

@@ -2,7 +2,7 @@ package dsl
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -32,7 +32,7 @@ func (r *Runbook) decodeLocalsBlock(b *hcl.Block) hcl.Diagnostics {
 func (r *Runbook) evaluateLocals() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	names := mapKeys(r.Locals)
-	sort.Strings(names)
+	slices.Sort(names)
 	state := map[string]int{} // 0 new, 1 visiting, 2 done
 	var visit func(name string, from *hcl.Range)
 	visit = func(name string, from *hcl.Range) {

@@ -5,7 +5,7 @@ import (
 	"github.com/agext/levenshtein"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -294,7 +294,7 @@ func (r *Runbook) NodeNames() []string {
 	for n := range r.Nodes {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
 }
 
@@ -313,7 +313,7 @@ func (r *Runbook) MissingEnv() []string {
 	for k := range r.envMissing {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 

@@ -362,7 +362,7 @@ func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*
 		a.Ref, diags = r.endpointRef(attr.Expr, what)
 	case ArgString:
 		a.Value, diags = r.staticValue(attr.Expr, cty.String, what)
-		if !diags.HasErrors() && len(as.Enum) > 0 && a.Value.IsKnown() && !contains(as.Enum, a.Value.AsString()) {
+		if !diags.HasErrors() && len(as.Enum) > 0 && a.Value.IsKnown() && !slices.Contains(as.Enum, a.Value.AsString()) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Invalid %s", as.Name),
@@ -450,15 +450,6 @@ func (s *Step) Runbook() *Runbook { return s.rb }
 
 // Ref is "kind.name" as written in the runbook, for messages.
 func (s *Step) Ref() string { return fmt.Sprintf("%s %q", s.Kind, s.Name) }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 // unknownSteps is step.NAME for the steps that run before, before any ran.
 func unknownSteps(before map[string]*Step) map[string]cty.Value {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,26 +51,7 @@ func infoFieldsOfVersion(t *testing.T, session, name string, v redis.Version) {
 		container.WithPassword(pw), // the same on both: masterauth is right
 		container.WithCatalog(container.Catalog{Source: container.SourceLocal}),
 	}
-	var master, replica *container.Node
-	var merr, rerr error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); master, merr = container.Run(ctx, "info-"+name+"-m", v, opts...) }()
-	go func() { defer wg.Done(); replica, rerr = container.Run(ctx, "info-"+name+"-r", v, opts...) }()
-	wg.Wait()
-	for _, n := range []*container.Node{master, replica} {
-		t.Cleanup(func() {
-			if err := n.Terminate(context.Background()); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	if merr != nil || rerr != nil {
-		t.Fatalf("start: master %v; replica %v", merr, rerr)
-	}
-	mc, rc := master.Client(), replica.Client()
-	defer mc.Close()
-	defer rc.Close()
+	master, _, mc, rc := startPair(t, ctx, "info-"+name, v, v, opts...)
 
 	// Keys of every type in db0 and one in db3, then the replica.
 	must := func(err error) {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/understudy/understudy/steps/redis"
+	"github.com/understudy/understudy/steps/rehearsal/container"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,4 +146,32 @@ func nodeByName(rep *report.Report, name string) *report.Node {
 		}
 	}
 	return nil
+}
+
+// startPair starts a master and a replica-to-be of the given versions at
+// once, removed when the test ends, and returns them with their clients
+// (closed when the test ends).
+func startPair(t *testing.T, ctx context.Context, name string, mv, rv redis.Version, opts ...container.Option) (master, replica *container.Node, mc, rc *goredis.Client) {
+	t.Helper()
+	var merr, rerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { master, merr = container.Run(ctx, name+"-m", mv, opts...) })
+	wg.Go(func() { replica, rerr = container.Run(ctx, name+"-r", rv, opts...) })
+	wg.Wait()
+	for _, n := range []*container.Node{master, replica} {
+		if n == nil {
+			continue
+		}
+		t.Cleanup(func() {
+			if err := n.Terminate(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if merr != nil || rerr != nil {
+		t.Fatalf("start: master %v; replica %v", merr, rerr)
+	}
+	mc, rc = master.Client(), replica.Client()
+	t.Cleanup(func() { _ = mc.Close(); _ = rc.Close() })
+	return master, replica, mc, rc
 }

@@ -74,26 +74,7 @@ func replicatePair(t *testing.T, session string, mv, rv redis.Version) string {
 
 	// Both nodes start together; each has its own password, so the
 	// replica needs masterauth.
-	var master, replica *container.Node
-	var merr, rerr error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); master, merr = container.Run(ctx, name+"-m", mv, opts...) }()
-	go func() { defer wg.Done(); replica, rerr = container.Run(ctx, name+"-r", rv, opts...) }()
-	wg.Wait()
-	for _, n := range []*container.Node{master, replica} {
-		t.Cleanup(func() {
-			if err := n.Terminate(context.Background()); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	if merr != nil || rerr != nil {
-		t.Fatalf("start: master %v; replica %v", merr, rerr)
-	}
-	mc, rc := master.Client(), replica.Client()
-	defer mc.Close()
-	defer rc.Close()
+	master, replica, mc, rc := startPair(t, ctx, name, mv, rv, opts...)
 	mreal, rreal := serverVersion(ctx, t, mc), serverVersion(ctx, t, rc)
 
 	// No 5 s wait for more replicas before a diskless transfer (7.0+): the

@@ -1,15 +1,14 @@
 package dataset
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/understudy/understudy/steps/redis"
 )
 
 // ErrDebugNotAllowed is wrapped in the error Compare returns for
@@ -20,7 +19,7 @@ var ErrDebugNotAllowed = errors.New("DEBUG not allowed " +
 
 // debugAllowed checks, at no cost to the server, that c may run DEBUG. The
 // error wraps ErrDebugNotAllowed when the server refuses it.
-func debugAllowed(ctx context.Context, c *redis.Client) error {
+func debugAllowed(ctx context.Context, c *goredis.Client) error {
 	err := c.Do(ctx, "DEBUG", "DIGEST-VALUE").Err()
 	if isDebugRefused(err) {
 		return fmt.Errorf("%w: %w", ErrDebugNotAllowed, err)
@@ -31,7 +30,7 @@ func debugAllowed(ctx context.Context, c *redis.Client) error {
 // isDebugRefused reports whether err is the server refusing DEBUG: disabled
 // (7.0+), denied by ACL, or renamed away.
 func isDebugRefused(err error) bool {
-	var rerr redis.Error
+	var rerr goredis.Error
 	if !errors.As(err, &rerr) {
 		return false
 	}
@@ -47,7 +46,7 @@ func isDebugRefused(err error) bool {
 // compareDigest compares a and b with DEBUG DIGEST when that covers exactly
 // the compared keys, and with DEBUG DIGEST-VALUE per key otherwise or when
 // the whole digests differ.
-func compareDigest(ctx context.Context, a, b *redis.Client, o CompareOptions, res *Result, d *diffs) error {
+func compareDigest(ctx context.Context, a, b *goredis.Client, o CompareOptions, res *Result, d *diffs) error {
 	if len(o.Exclude) == 0 {
 		var ka, kb int64
 		var okA, okB bool
@@ -88,7 +87,7 @@ const slowTimeout = 10 * time.Minute
 // (seconds per 100 000 keys; more on a busy machine), and a timeout would
 // make go-redis send the command again to a server still busy with it. The
 // timeout is what is left of ctx, or slowTimeout.
-func slow(ctx context.Context, c *redis.Client) *redis.Client {
+func slow(ctx context.Context, c *goredis.Client) *goredis.Client {
 	d := slowTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		d = max(time.Until(dl), time.Millisecond)
@@ -98,34 +97,16 @@ func slow(ctx context.Context, c *redis.Client) *redis.Client {
 
 // keysOnlyIn returns the number of keys in database db and whether no other
 // database holds keys (DEBUG DIGEST covers every database).
-func keysOnlyIn(ctx context.Context, cl *redis.Client, db int) (keys int64, only bool, err error) {
-	info, err := cl.Info(ctx, "keyspace").Result()
+func keysOnlyIn(ctx context.Context, cl *goredis.Client, db int) (keys int64, only bool, err error) {
+	info, err := redis.ReadInfo(ctx, cl, "keyspace")
 	if err != nil {
 		return 0, false, fmt.Errorf("info keyspace: %w", err)
 	}
 	only = true
-	sc := bufio.NewScanner(strings.NewReader(info))
-	for sc.Scan() {
-		// db0:keys=1,expires=0,avg_ttl=0
-		name, fields, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
-		if !ok || !strings.HasPrefix(name, "db") {
-			continue
-		}
-		n, err := strconv.Atoi(name[2:])
-		if err != nil {
-			continue
-		}
-		var count int64
-		for _, f := range strings.Split(fields, ",") {
-			if v, ok := strings.CutPrefix(f, "keys="); ok {
-				if count, err = strconv.ParseInt(v, 10, 64); err != nil {
-					return 0, false, fmt.Errorf("info keyspace: %s: %w", name, err)
-				}
-			}
-		}
+	for n, ks := range redis.Databases(info) {
 		if n == db {
-			keys = count
-		} else if count > 0 {
+			keys = ks.Keys
+		} else if ks.Keys > 0 {
 			only = false
 		}
 	}
@@ -134,7 +115,7 @@ func keysOnlyIn(ctx context.Context, cl *redis.Client, db int) (keys int64, only
 
 // compareDigestValues compares the keys of a batch by batch with DEBUG
 // DIGEST-VALUE on both servers, then looks for keys of b missing on a.
-func compareDigestValues(ctx context.Context, a, b *redis.Client, o CompareOptions, res *Result, d *diffs) error {
+func compareDigestValues(ctx context.Context, a, b *goredis.Client, o CompareOptions, res *Result, d *diffs) error {
 	slowA, slowB := slow(ctx, a), slow(ctx, b)
 	return compareByKey(ctx, a, b, o, res, d, func(keys []string) error {
 		da, db, err := readBoth(ctx, slowA, slowB, keys, digestValues)
@@ -162,7 +143,7 @@ const digestChunk = 50
 
 // digestValues returns DEBUG DIGEST-VALUE of keys: per key a hash of its
 // type, value and TTL presence; forty zeros for a missing key.
-func digestValues(ctx context.Context, cl *redis.Client, keys []string) ([]string, error) {
+func digestValues(ctx context.Context, cl *goredis.Client, keys []string) ([]string, error) {
 	out := make([]string, 0, len(keys))
 	for start := 0; start < len(keys); start += digestChunk {
 		chunk := keys[start:min(start+digestChunk, len(keys))]
@@ -184,7 +165,7 @@ func digestValues(ctx context.Context, cl *redis.Client, keys []string) ([]strin
 }
 
 // explain reads type and TTL of keys whose digests differ and reports why.
-func explain(ctx context.Context, a, b *redis.Client, keys []string, d *diffs) error {
+func explain(ctx context.Context, a, b *goredis.Client, keys []string, d *diffs) error {
 	ma, mb, err := readBoth(ctx, a, b, keys, readMeta)
 	if err != nil {
 		return err

@@ -266,12 +266,12 @@ func TestReplication(t *testing.T) {
 		t.Fatalf("REPLICAOF: %v", err)
 	}
 	linkUp := func() (bool, string) {
-		s, err := cb.Info(ctx, "replication").Result()
+		info, err := redis.ReadInfo(ctx, cb, "replication")
 		if err != nil {
 			return false, err.Error()
 		}
-		return infoField(s, "master_link_status") == "up" && infoField(s, "master_sync_in_progress") == "0",
-			"role:" + infoField(s, "role") + " master_link_status:" + infoField(s, "master_link_status")
+		return info["master_link_status"] == "up" && info["master_sync_in_progress"] == "0",
+			"role:" + info["role"] + " master_link_status:" + info["master_link_status"]
 	}
 	eventually(t, 30*time.Second, "master_link_status:up", linkUp)
 	checkSeed(t, ctx, cb)

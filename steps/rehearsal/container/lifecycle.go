@@ -60,24 +60,14 @@ func probe(ctx context.Context, cl *goredis.Client) error {
 	if err := cl.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("PING: %w", err)
 	}
-	info, err := cl.Info(ctx, "persistence").Result()
+	info, err := redis.ReadInfo(ctx, cl, "persistence")
 	if err != nil {
 		return fmt.Errorf("INFO persistence: %w", err)
 	}
-	if l := infoField(info, "loading"); l != "0" {
+	if l := info["loading"]; l != "0" {
 		return fmt.Errorf("INFO persistence: loading:%s", l)
 	}
 	return nil
-}
-
-// infoField returns the value of field in an INFO reply, or "".
-func infoField(info, field string) string {
-	for line := range strings.SplitSeq(info, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
-			return v
-		}
-	}
-	return ""
 }
 
 // recordRole remembers the master the server follows, if any, so that the
@@ -85,13 +75,13 @@ func infoField(info, field string) string {
 func (n *Node) recordRole(ctx context.Context) error {
 	cl := n.adminClient()
 	defer cl.Close()
-	info, err := cl.Info(ctx, "replication").Result()
+	info, err := redis.ReadInfo(ctx, cl, "replication")
 	if err != nil {
 		return fmt.Errorf("INFO replication: %w", err)
 	}
 	replicaOf := ""
-	if infoField(info, "role") == "slave" {
-		replicaOf = infoField(info, "master_host") + " " + infoField(info, "master_port")
+	if info["role"] == "slave" {
+		replicaOf = info["master_host"] + " " + info["master_port"]
 	}
 	n.mu.Lock()
 	n.replicaOf = replicaOf

@@ -65,11 +65,11 @@ func runNode(t *testing.T, ctx context.Context, name, version string, opts ...Op
 // info returns one field of an INFO section.
 func info(t *testing.T, ctx context.Context, c *goredis.Client, section, field string) string {
 	t.Helper()
-	s, err := c.Info(ctx, section).Result()
+	info, err := redis.ReadInfo(ctx, c, section)
 	if err != nil {
 		t.Fatalf("INFO %s: %v", section, err)
 	}
-	return infoField(s, field)
+	return info[field]
 }
 
 // eventually polls cond until it returns true or the timeout passes.
