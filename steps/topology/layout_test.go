@@ -77,7 +77,7 @@ step "wait" "w" {
 			if got := l.SeedNodes(); !slices.Equal(got, tc.seeded) {
 				t.Errorf("seeded %v, want %v", got, tc.seeded)
 			}
-			if tc.name != "no endpoint" && (l.Nodes[0].Version.String() != "7.0" && l.Nodes[0].Version.String() != "7.0" || !l.Nodes[0].Rehearsable) {
+			if tc.name != "no endpoint" && (l.Nodes[0].Version.String() != "7.0" || !l.Nodes[0].Rehearsable) {
 				t.Errorf("node a: %+v", l.Nodes[0])
 			}
 			if tc.name == "no endpoint" && l.Nodes[0].Rehearsable {
