@@ -112,6 +112,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"rehearse"}, "rehearse needs the runbook file"},
 		{[]string{"rehearse", "a.hcl", "b.hcl"}, "rehearse takes one runbook file, got 2"},
 		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--images", "cloud"}, `"cloud"`},
+		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--report-mode", "rw"}, `--report-mode "rw" is not a file mode`},
 		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--var", "nonsense"}, "nonsense"},
 		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--var", "tooo=8.0"}, `Did you mean "to"?`},
 		{[]string{"rehearse", "runbooks/replica-swap.hcl", "--var", "to="}, "Invalid version"},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
@@ -31,7 +32,8 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 			"Password: the nodes get a random password, or $"+rehearsal.PasswordEnv+" when set (so an\n"+
 			"outside client can connect); it never appears in any output.", stderr)
 	in := inputFlags(fs)
-	reportPath := fs.String("report", "", "write the JSON report to this path (mode 0600)")
+	reportPath := fs.String("report", "", "write the JSON report to this path")
+	reportMode := fs.String("report-mode", "0600", "the report file's mode, in octal")
 	keys := fs.Int("keys", 0, fmt.Sprintf("keys to seed (default: the runbook's rehearsal block, else %d; -1 for none)", rehearsal.DefaultKeys))
 	rate := fs.Int("rate", 0, fmt.Sprintf("write probe rate in writes/s (default: the runbook's, else %d; -1 for none)", rehearsal.DefaultWriteRate))
 	images := fs.String("images", "", "image source: auto, local or official (default: $UNDERSTUDY_IMAGES, else auto)")
@@ -45,6 +47,10 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 		return usageError(fs, stderr, "rehearse needs the runbook file")
 	case len(files) > 1:
 		return usageError(fs, stderr, fmt.Sprintf("rehearse takes one runbook file, got %d", len(files)))
+	}
+	mode, err := strconv.ParseUint(*reportMode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return usageError(fs, stderr, fmt.Sprintf("--report-mode %q is not a file mode such as 0600 or 0640", *reportMode))
 	}
 	catalog, err := container.CatalogFromEnv()
 	if *images != "" {
@@ -111,7 +117,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 		return exitInternal
 	}
 	if *reportPath != "" {
-		if err := rep.WriteFile(*reportPath, secrets); err != nil {
+		if err := rep.WriteFileMode(*reportPath, secrets, os.FileMode(mode)); err != nil {
 			fmt.Fprintf(stderr, "understudy rehearse: %v\n", err)
 			return exitInternal
 		}

@@ -92,19 +92,27 @@ func (r *Report) Write(w io.Writer, format string) error {
 	return f.Report(w, r)
 }
 
-// WriteFile writes the report as JSON, readable by its owner only (it may
-// describe production nodes), through secrets: every value equal to a
-// secret of the run is redacted.
+// FileMode is the mode of report files unless asked otherwise: readable by
+// their owner only (a report may describe production nodes).
+const FileMode os.FileMode = 0o600
+
+// WriteFile writes the report as JSON with mode FileMode, through secrets:
+// every value equal to a secret of the run is redacted.
 func (r *Report) WriteFile(path string, secrets *redact.Secrets) error {
+	return r.WriteFileMode(path, secrets, FileMode)
+}
+
+// WriteFileMode is WriteFile with another file mode.
+func (r *Report) WriteFileMode(path string, secrets *redact.Secrets, mode os.FileMode) error {
 	var buf bytes.Buffer
 	if err := jsonFormat.Report(&buf, r); err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	if err := os.WriteFile(path, secrets.Bytes(buf.Bytes()), 0o600); err != nil {
+	if err := os.WriteFile(path, secrets.Bytes(buf.Bytes()), mode); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	// WriteFile keeps the mode of a file that exists.
-	if err := os.Chmod(path, 0o600); err != nil {
+	// os.WriteFile keeps the mode of a file that exists.
+	if err := os.Chmod(path, mode); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
