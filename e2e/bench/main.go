@@ -41,7 +41,7 @@ func main() {
 		fail(err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall after\tswitch stall ms\tapp held ms\tswitch method")
+	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall during\tswitch stall ms\tapp held ms\tswitch method")
 	for _, pair := range strings.Split(*pairs, ",") {
 		from, to, ok := strings.Cut(pair, ":")
 		if !ok {
