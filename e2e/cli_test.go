@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"github.com/understudy/understudy/steps/report"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -63,10 +65,16 @@ func TestPlanShowsResolvedValuesAndPointOfNoReturn(t *testing.T) {
 	}
 	os.Setenv("REDIS_PASSWORD", "hunter2-secret")
 	defer os.Unsetenv("REDIS_PASSWORD")
-	for _, format := range []string{"text", "markdown"} {
+	for _, format := range []string{"text", "json", "markdown"} {
 		res = understudy(t, time.Minute, "plan", "runbooks/replica-swap.hcl", "--format", format)
 		if res.code != 0 || strings.Contains(res.stdout+res.stderr, "hunter2") {
 			t.Errorf("plan --format %s: exit %d or the password is printed", format, res.code)
+		}
+		if format == "json" {
+			var p report.Plan
+			if err := json.Unmarshal([]byte(res.stdout), &p); err != nil || len(p.Steps) != 9 || p.Steps[5].Kind != "switchover" || len(p.Steps[5].Sends) == 0 || p.Steps[5].PointOfNoReturn == "" {
+				t.Errorf("json plan: %v\n%s", err, res.stdout)
+			}
 		}
 	}
 	if !strings.Contains(res.stdout, "### understudy plan") {
