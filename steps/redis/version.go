@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -88,11 +89,11 @@ func (v Version) Series() Version {
 func (v Version) Compare(o Version) int {
 	switch {
 	case v.Major != o.Major:
-		return cmpInt(v.Major, o.Major)
+		return cmp.Compare(v.Major, o.Major)
 	case v.Minor != o.Minor:
-		return cmpInt(v.Minor, o.Minor)
+		return cmp.Compare(v.Minor, o.Minor)
 	case v.Patch >= 0 && o.Patch >= 0:
-		return cmpInt(v.Patch, o.Patch)
+		return cmp.Compare(v.Patch, o.Patch)
 	}
 	return 0
 }
@@ -187,13 +188,3 @@ func (v Version) HasFailover() bool { return v.AtLeast(6, 2) }
 // DebugNeedsEnabling reports whether DEBUG is refused unless the server
 // started with enable-debug-command (7.0+).
 func (v Version) DebugNeedsEnabling() bool { return v.AtLeast(7, 0) }
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
