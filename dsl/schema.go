@@ -78,6 +78,7 @@ var rehearsalSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "keys"},
 		{Name: "write_rate"},
+		{Name: "probe_db"},
 	},
 }
 

@@ -26,7 +26,7 @@ func TestReplicaSwap(t *testing.T) {
 			if rep.Mode != "rehearsal" || rep.Runbook != "runbooks/replica-swap.hcl" || rep.DurationMS <= 0 {
 				t.Errorf("report header: mode %q runbook %q duration %v", rep.Mode, rep.Runbook, rep.DurationMS)
 			}
-			wantSteps := []string{"source_is_master", "target_is_empty", "attach", "initial_sync", "same_keys", "promote", "old_follows_new", "clients_moved", "same_data"}
+			wantSteps := []string{"source_is_master", "target_is_empty", "attach", "initial_sync", "replica_matches", "promote", "old_follows_new", "clients_moved", "same_data"}
 			if len(rep.Steps) != len(wantSteps) {
 				t.Fatalf("%d steps in the report, want %d", len(rep.Steps), len(wantSteps))
 			}

@@ -293,10 +293,14 @@ func (in *Interpreter) fail(ctx, sctx context.Context, x *Exec, sr *StepResult, 
 	switch {
 	case ctx.Err() != nil:
 		sr.Interrupted = true
+		why := "A signal (Ctrl-C, SIGTERM) stopped the run"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = "The run's own deadline passed"
+		}
 		sr.Diag = &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Step %s interrupted", x.Step.Ref()),
-			Detail:   fmt.Sprintf("A signal stopped the run during attempt %d of this step.", max(sr.Attempts, 1)),
+			Detail:   fmt.Sprintf("%s during attempt %d of this step.", why, max(sr.Attempts, 1)),
 			Subject:  x.Step.DeclRange.Ptr(),
 		}
 		return

@@ -35,6 +35,9 @@ const defaultMaxDiffs = 10
 type CompareOptions struct {
 	// Method is how to compare; "" means MethodAuto.
 	Method Method
+	// Match, when set, limits the keys to those matching this Redis glob
+	// pattern (SCAN MATCH), e.g. the seeded keys "seed:*".
+	Match string
 	// Exclude lists Redis glob patterns (KEYS / SCAN MATCH syntax, e.g.
 	// "understudy:traffic:*") of keys to leave out, e.g. a live writer's.
 	Exclude []string
@@ -54,11 +57,13 @@ type Diff struct {
 
 // Result is the outcome of Compare.
 type Result struct {
-	Method     string // what was used: "debug-digest", "debug-digest-value" or "scan"
-	Equal      bool
-	KeysA      int64 // keys compared on a (after Exclude)
-	KeysB      int64 // keys compared on b (after Exclude)
-	Diffs      []Diff
+	Method string // what was used: "debug-digest", "debug-digest-value" or "scan"
+	Equal  bool
+	KeysA  int64 // keys compared on a (after Exclude)
+	KeysB  int64 // keys compared on b (after Exclude)
+	Diffs  []Diff
+	// DiffCount is how many keys differ; Diffs lists the first MaxDiffs.
+	DiffCount  int
 	DurationMS float64
 }
 
@@ -99,7 +104,7 @@ func Compare(ctx context.Context, a, b *redis.Client, o CompareOptions) (Result,
 		return Result{}, err
 	}
 	res.Equal = d.n == 0
-	res.Diffs = d.list
+	res.Diffs, res.DiffCount = d.list, d.n
 	res.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	return res, nil
 }

@@ -348,3 +348,31 @@ func TestCompareUnknownMethod(t *testing.T) {
 		t.Fatalf("err = %v, want unknown method", err)
 	}
 }
+
+// CompareKeys looks only at the keys it is given: equal ones pass, a
+// changed or missing one is named, whatever else differs.
+func TestCompareKeys(t *testing.T) {
+	ctx := context.Background()
+	_, a := server(t)
+	_, b := server(t)
+	for _, c := range []*redis.Client{a, b} {
+		do(t, c, "SET", "same", "1")
+		do(t, c, "HSET", "h", "f", "v")
+	}
+	do(t, a, "SET", "changed", "a")
+	do(t, b, "SET", "changed", "b")
+	do(t, a, "SET", "only-a", "x")
+	do(t, a, "SET", "elsewhere", "not compared")
+	res, err := CompareKeys(ctx, a, b, []string{"same", "h"}, CompareOptions{})
+	if err != nil || !res.Equal || res.KeysA != 2 {
+		t.Fatalf("equal keys: %+v %v", res, err)
+	}
+	res, err = CompareKeys(ctx, a, b, []string{"same", "changed", "only-a"}, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDiffs(t, res, map[string]string{"changed": "value differs", "only-a": "missing on b"})
+	if res.DiffCount != 2 {
+		t.Errorf("DiffCount %d", res.DiffCount)
+	}
+}

@@ -17,8 +17,9 @@ type Fingerprint struct {
 	Sum  string // hex SHA-256; equal data gives an equal Sum on every server version
 }
 
-// Take fingerprints database o.DB of c, leaving out keys that match
-// o.Exclude (Method and MaxDiffs are ignored). Every key contributes a
+// Take fingerprints database o.DB of c: the keys that match o.Match (all
+// when empty), leaving out keys that match o.Exclude (Method and MaxDiffs
+// are ignored). Every key contributes a
 // SHA-256 of its name, its value in canonical form (see readValues) and
 // whether it has a TTL; the contributions are added modulo 2^256, so the
 // order SCAN returns keys in does not matter. TTL values are left out: they
@@ -35,7 +36,7 @@ func Take(ctx context.Context, c *redis.Client, o CompareOptions) (Fingerprint, 
 		sum  [4]uint64 // 256-bit sum of the per-key hashes, little-endian words
 		keys int64
 	)
-	s := newKeyScanner(c, "scan", o.Exclude)
+	s := newKeyScanner(c, "scan", o)
 	err := s.each(ctx, func(batch []string) error {
 		vals, err := readValues(ctx, c, batch)
 		if err != nil {

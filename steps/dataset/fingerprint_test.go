@@ -46,6 +46,7 @@ func TestFingerprintChanges(t *testing.T) {
 		name    string
 		change  [][]interface{}
 		exclude []string
+		match   string
 		same    bool
 	}{
 		{name: "string value", change: [][]interface{}{{"SET", "seed:string:0", "other", "KEEPTTL"}}},
@@ -63,6 +64,9 @@ func TestFingerprintChanges(t *testing.T) {
 		{name: "ttl value changed", change: [][]interface{}{{"EXPIRE", ttlKey, "5000"}}, same: true},
 		{name: "excluded key added", change: [][]interface{}{{"SET", "understudy:traffic:1", "v"}}, exclude: []string{"understudy:traffic:*"}, same: true},
 		{name: "excluded key changed", change: [][]interface{}{{"SET", "seed:string:0", "other", "KEEPTTL"}}, exclude: []string{"seed:string:*"}, same: true},
+		{name: "unmatched key added", change: [][]interface{}{{"SET", "app:1", "v"}, {"HSET", "app:2", "f", "v"}}, match: SeedPrefix + "*", same: true},
+		{name: "matched key changed", change: [][]interface{}{{"SET", "app:1", "v"}, {"HSET", "seed:hash:1", "f0", "other"}}, match: SeedPrefix + "*"},
+		{name: "matched key deleted", change: [][]interface{}{{"DEL", "seed:string:10"}}, match: SeedPrefix + "*"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,17 +74,17 @@ func TestFingerprintChanges(t *testing.T) {
 			if _, err := Seed(ctx, c, seed); err != nil {
 				t.Fatal(err)
 			}
-			before, err := Take(ctx, c, CompareOptions{Exclude: tt.exclude})
+			before, err := Take(ctx, c, CompareOptions{Exclude: tt.exclude, Match: tt.match})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.exclude == nil && before != base {
+			if tt.exclude == nil && tt.match == "" && before != base {
 				t.Fatalf("reseeded fingerprint %+v, want %+v", before, base)
 			}
 			for _, cmd := range tt.change {
 				do(t, c, cmd...)
 			}
-			after, err := Take(ctx, c, CompareOptions{Exclude: tt.exclude})
+			after, err := Take(ctx, c, CompareOptions{Exclude: tt.exclude, Match: tt.match})
 			if err != nil {
 				t.Fatal(err)
 			}

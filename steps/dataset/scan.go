@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,17 +29,19 @@ const (
 type keyScanner struct {
 	c       *redis.Client
 	label   string // for errors, e.g. "scan a"
+	match   string // SCAN MATCH pattern; "" for every key
 	exclude []string
 	seeds   [2]maphash.Seed
 	seen    map[[2]uint64]struct{}
 	n       int64 // keys handed out
 }
 
-func newKeyScanner(c *redis.Client, label string, exclude []string) *keyScanner {
+func newKeyScanner(c *redis.Client, label string, o CompareOptions) *keyScanner {
 	return &keyScanner{
 		c:       c,
 		label:   label,
-		exclude: exclude,
+		match:   o.Match,
+		exclude: o.Exclude,
 		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		seen:    make(map[[2]uint64]struct{}),
 	}
@@ -50,7 +53,7 @@ func (s *keyScanner) each(ctx context.Context, fn func(keys []string) error) err
 	var cursor uint64
 	batch := make([]string, 0, batchSize)
 	for {
-		keys, next, err := s.c.Scan(ctx, cursor, "", batchSize).Result()
+		keys, next, err := s.c.Scan(ctx, cursor, s.match, batchSize).Result()
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.label, err)
 		}
@@ -204,7 +207,7 @@ func compareScan(ctx context.Context, a, b *redis.Client, o CompareOptions, res 
 // enough differences are found, then looks for keys of b missing on a; it
 // fills res.KeysA and res.KeysB.
 func compareByKey(ctx context.Context, a, b *redis.Client, o CompareOptions, res *Result, d *diffs, batch func(keys []string) error) error {
-	sa := newKeyScanner(a, "scan a", o.Exclude)
+	sa := newKeyScanner(a, "scan a", o)
 	err := sa.each(ctx, func(keys []string) error {
 		if d.full() {
 			return nil
@@ -235,7 +238,7 @@ func readBoth[T any](ctx context.Context, a, b *redis.Client, keys []string, rea
 // checkMissingOnA scans b and reports the keys that a lacks. It returns the
 // number of keys on b.
 func checkMissingOnA(ctx context.Context, a, b *redis.Client, o CompareOptions, d *diffs) (int64, error) {
-	sb := newKeyScanner(b, "scan b", o.Exclude)
+	sb := newKeyScanner(b, "scan b", o)
 	err := sb.each(ctx, func(keys []string) error {
 		if d.full() {
 			return nil
@@ -319,4 +322,34 @@ func sideErrors(errA, errB error) error {
 		errB = fmt.Errorf("b: %w", errB)
 	}
 	return errors.Join(errA, errB)
+}
+
+// CompareKeys compares only the given keys of database o.DB on a and b, by
+// type and value (the scan method, on every server version). Verify uses it
+// to look again at keys that differed while writes were in flight.
+func CompareKeys(ctx context.Context, a, b *redis.Client, keys []string, o CompareOptions) (Result, error) {
+	start := time.Now()
+	if o.MaxDiffs <= 0 {
+		o.MaxDiffs = defaultMaxDiffs
+	}
+	a, doneA := onDB(a, o.DB)
+	defer doneA()
+	b, doneB := onDB(b, o.DB)
+	defer doneB()
+	res := Result{Method: UsedScan, KeysA: int64(len(keys)), KeysB: int64(len(keys))}
+	d := &diffs{max: o.MaxDiffs}
+	for batch := range slices.Chunk(keys, batchSize) {
+		va, vb, err := readBoth(ctx, a, b, batch, readValues)
+		if err != nil {
+			return Result{}, fmt.Errorf("compare keys: %w", err)
+		}
+		for i, k := range batch {
+			if r := valueDiff(va[i], vb[i]); r != "" {
+				d.add(k, r)
+			}
+		}
+	}
+	res.Equal, res.Diffs, res.DiffCount = d.n == 0, d.list, d.n
+	res.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	return res, nil
 }

@@ -21,8 +21,9 @@ const (
 )
 
 const (
-	defaultSeedKeys   = 100000
-	defaultSeedPrefix = "seed:"
+	defaultSeedKeys = 100000
+	// SeedPrefix is the prefix of the keys Seed writes by default.
+	SeedPrefix = "seed:"
 	// seedBatch is the number of commands sent per pipeline.
 	seedBatch = 1000
 	// seedTTL is the shortest TTL Seed sets; a random part of up to an hour
@@ -62,7 +63,7 @@ func Seed(ctx context.Context, c *redis.Client, o SeedOptions) (SeedSummary, err
 		o.Keys = defaultSeedKeys
 	}
 	if o.Prefix == "" {
-		o.Prefix = defaultSeedPrefix
+		o.Prefix = SeedPrefix
 	}
 	c, done := onDB(c, o.DB)
 	defer done()

@@ -30,7 +30,7 @@ func TestSeed(t *testing.T) {
 	// Count types and TTLs on the server itself.
 	types := make(map[string]int)
 	withTTL := 0
-	s := newKeyScanner(c, "scan", nil)
+	s := newKeyScanner(c, "scan", CompareOptions{})
 	err = s.each(ctx, func(keys []string) error {
 		meta, err := readMeta(ctx, c, keys)
 		if err != nil {

@@ -3,6 +3,7 @@ package kinds
 import (
 	"context"
 	"fmt"
+	goredis "github.com/redis/go-redis/v9"
 	"math/big"
 	"strings"
 	"time"
@@ -96,23 +97,82 @@ func (Verify) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 			return cty.NilVal, steps.Permanent(steps.ErrorAt(arg.Range, "Invalid db", "%s", err))
 		}
 	}
+	shown := 10
+	opts.MaxDiffs = recheckMax
 	res, err := dataset.Compare(ctx, ac, bc, opts)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("compare %q and %q: %w", a.Name(), b.Name(), err)
 	}
-	x.Log("%s vs %s by %s: %d and %d keys, equal %v (%.0f ms)", a.Name(), b.Name(), res.Method, res.KeysA, res.KeysB, res.Equal, res.DurationMS)
+	rechecked := 0
+	if !res.Equal {
+		if rechecked, err = recheck(ctx, x, ac, bc, opts, &res); err != nil {
+			return cty.NilVal, fmt.Errorf("compare %q and %q again: %w", a.Name(), b.Name(), err)
+		}
+	}
+	x.Log("%s vs %s by %s: %d and %d keys, equal %v (%.0f ms, %d key(s) compared again after the replica caught up)", a.Name(), b.Name(), res.Method, res.KeysA, res.KeysB, res.Equal, res.DurationMS, rechecked)
 	if !res.Equal {
 		var diffs []string
-		for _, d := range res.Diffs {
+		for _, d := range res.Diffs[:min(shown, len(res.Diffs))] {
 			diffs = append(diffs, fmt.Sprintf("%q %s", d.Key, d.Reason))
 		}
 		return cty.NilVal, steps.ErrorAt(x.Step.DeclRange, "Datasets differ",
-			"Nodes %q (%d keys) and %q (%d keys) differ by %s; first differences: %s.", a.Name(), res.KeysA, b.Name(), res.KeysB, res.Method, strings.Join(diffs, "; "))
+			"Nodes %q (%d keys) and %q (%d keys) differ by %s in %d key(s); first differences: %s.", a.Name(), res.KeysA, b.Name(), res.KeysB, res.Method, res.DiffCount, strings.Join(diffs, "; "))
 	}
 	return cty.ObjectVal(map[string]cty.Value{
-		"method": cty.StringVal(res.Method),
-		"equal":  cty.BoolVal(res.Equal),
-		"keys_a": cty.NumberIntVal(res.KeysA),
-		"keys_b": cty.NumberIntVal(res.KeysB),
+		"method":    cty.StringVal(res.Method),
+		"equal":     cty.BoolVal(res.Equal),
+		"keys_a":    cty.NumberIntVal(res.KeysA),
+		"keys_b":    cty.NumberIntVal(res.KeysB),
+		"rechecked": cty.NumberIntVal(int64(rechecked)),
 	}), nil
+}
+
+// recheckMax bounds the differing keys a comparison lists for recheck.
+const recheckMax = 1000
+
+// recheck looks again at the keys that differed, when one node replicates
+// from the other: under live writes, a key written on the master a moment
+// before it was read on the replica differs only until the replica applies
+// it. It waits until the replica reaches the master's offset (read after
+// the comparison), then compares those keys again, up to three times; the
+// keys that still differ differ. Nodes that do not replicate from one
+// another are not compared again. It returns how many keys it compared
+// again and updates res.
+func recheck(ctx context.Context, x *steps.Exec, ac, bc *goredis.Client, opts dataset.CompareOptions, res *dataset.Result) (int, error) {
+	master, replica := ac, bc
+	ok, err := redis.Follows(ctx, bc, ac)
+	if err == nil && !ok {
+		master, replica = bc, ac
+		ok, err = redis.Follows(ctx, ac, bc)
+	}
+	if err != nil || !ok {
+		return 0, err
+	}
+	n := 0
+	for round := 0; round < 3 && !res.Equal; round++ {
+		if err := redis.CatchUp(ctx, replica, master, 5*time.Second); err != nil {
+			x.Log("not compared again: %v", err)
+			return n, nil
+		}
+		var again dataset.Result
+		if res.DiffCount > len(res.Diffs) {
+			// More differences than listed: compare everything again.
+			again, err = dataset.Compare(ctx, ac, bc, opts)
+			n += int(res.KeysA)
+		} else {
+			keys := make([]string, len(res.Diffs))
+			for i, d := range res.Diffs {
+				keys[i] = d.Key
+			}
+			again, err = dataset.CompareKeys(ctx, ac, bc, keys, opts)
+			again.Method, again.KeysA, again.KeysB = res.Method, res.KeysA, res.KeysB
+			n += len(keys)
+		}
+		if err != nil {
+			return n, err
+		}
+		again.DurationMS += res.DurationMS
+		*res = again
+	}
+	return n, nil
 }

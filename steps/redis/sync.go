@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -52,4 +53,51 @@ func SameAddr(a, b string) bool {
 		return net.JoinHostPort(h, p)
 	}
 	return norm(a) == norm(b)
+}
+
+// Follows reports whether replica replicates from master right now: a
+// replica whose replication id is the master's, with its link up.
+func Follows(ctx context.Context, replica, master *goredis.Client) (bool, error) {
+	r, err := ReadInfo(ctx, replica, "replication")
+	if err != nil {
+		return false, fmt.Errorf("INFO replication: %w", err)
+	}
+	if r["role"] != "slave" || r["master_link_status"] != "up" {
+		return false, nil
+	}
+	m, err := ReadInfo(ctx, master, "replication")
+	if err != nil {
+		return false, fmt.Errorf("INFO replication: %w", err)
+	}
+	return m["role"] == "master" && m["master_replid"] == r["master_replid"], nil
+}
+
+// CatchUp reads the master's offset now, then waits, polling, until the
+// replica has reached it or timeout passes: after it returns nil, every
+// write the master had acknowledged when CatchUp was called is on the
+// replica.
+func CatchUp(ctx context.Context, replica, master *goredis.Client, timeout time.Duration) error {
+	m, err := ReadInfo(ctx, master, "replication")
+	if err != nil {
+		return fmt.Errorf("INFO replication on the master: %w", err)
+	}
+	want := Int(m, "master_repl_offset")
+	deadline := time.Now().Add(timeout)
+	for {
+		r, err := ReadInfo(ctx, replica, "replication")
+		if err != nil {
+			return fmt.Errorf("INFO replication on the replica: %w", err)
+		}
+		if Int(r, "slave_repl_offset") >= want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the replica's offset %s did not reach the master's %d within %s", r["slave_repl_offset"], want, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
 }

@@ -14,13 +14,15 @@
 //     $UNDERSTUDY_REHEARSAL_PASSWORD);
 //  3. start endpoints: an in-process proxy per endpoint, at its target;
 //  4. seed: data of every common type into the seeded nodes, fingerprinted;
-//  5. start traffic: the write probe through the first endpoint, on its own
-//     key prefix and database, measured from the run's origin;
+//  5. start traffic: the write probe through the first endpoint, in db0
+//     (where applications write) on its own key prefix, which every
+//     comparison leaves out, measured from the run's origin;
 //  6. run steps: the interpreter over the containers (backend.go
 //     implements topology.Topology), with the progress, report and
 //     step-mark hooks;
-//  7. check: every acknowledged write read back from the final master, the
-//     seeded data unchanged there, the nodes' versions; each write stall is
+//  7. check: every acknowledged write read back from the final master, every
+//     seeded key there unchanged (keys that were not seeded are not the
+//     check's business), the nodes' versions; each write stall is
 //     attributed to the step it overlapped most;
 //  8. clean up: every container removed, also after a failure or a signal.
 //

@@ -30,9 +30,10 @@ import (
 const (
 	DefaultKeys      = 100_000
 	DefaultWriteRate = 1000
-	// TrafficDB is the database of the write probe: not the application's
-	// db0, so key counts there stay exact while the probe writes.
-	TrafficDB = 15
+	// DefaultProbeDB is the database of the write probe: db0, where
+	// applications write. Every comparison leaves its keys out by prefix
+	// (TrafficPrefix); rehearsal { probe_db = N } moves it.
+	DefaultProbeDB = 0
 	// TrafficPrefix is the key prefix of the write probe.
 	TrafficPrefix = "understudy:probe:"
 	// PasswordEnv names the environment variable that fixes the password
@@ -77,6 +78,7 @@ type rehearsal struct {
 	rep    *report.Report
 
 	keys, rate int
+	probeDB    int
 	session    string
 	password   string
 	secrets    *redact.Secrets
@@ -116,13 +118,17 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 	}
 	r := &rehearsal{
 		rb: rb, opts: opts, layout: topology.Standalone(rb), origin: time.Now(),
-		keys: firstNonZero(opts.Keys, rb.Rehearsal.Keys, DefaultKeys),
-		rate: firstNonZero(opts.WriteRate, rb.Rehearsal.WriteRate, DefaultWriteRate),
-		dep:  newDeployment(), exclude: []string{TrafficPrefix + "*"},
+		keys:    firstNonZero(opts.Keys, rb.Rehearsal.Keys, DefaultKeys),
+		rate:    firstNonZero(opts.WriteRate, rb.Rehearsal.WriteRate, DefaultWriteRate),
+		probeDB: DefaultProbeDB,
+		dep:     newDeployment(), exclude: []string{TrafficPrefix + "*"},
 		secrets: opts.Secrets,
 	}
 	if r.secrets == nil {
 		r.secrets = redact.New()
+	}
+	if rb.Rehearsal.ProbeDB != nil {
+		r.probeDB = *rb.Rehearsal.ProbeDB
 	}
 	r.password = firstNonEmpty(opts.Password, os.Getenv(PasswordEnv), randomHex(16))
 	r.secrets.Add(r.password)
@@ -275,6 +281,12 @@ func (r *rehearsal) startEndpoints(context.Context) error {
 	return nil
 }
 
+// seededKeys selects the keys the data check fingerprints: the seeded ones.
+// Keys a workload or an outside client writes never fail the check, which
+// proves every seeded key present and unchanged; the runbook's verify steps
+// compare them between nodes like any other key.
+var seededKeys = dataset.CompareOptions{Match: dataset.SeedPrefix + "*"}
+
 // seed loads test data into the seeded nodes and fingerprints it.
 func (r *rehearsal) seed(ctx context.Context) error {
 	if r.keys <= 0 {
@@ -291,7 +303,7 @@ func (r *rehearsal) seed(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("seed node %q: %w", name, err)
 		}
-		fp, err := dataset.Take(ctx, c, dataset.CompareOptions{Exclude: r.exclude})
+		fp, err := dataset.Take(ctx, c, seededKeys)
 		if err != nil {
 			return fmt.Errorf("fingerprint node %q: %w", name, err)
 		}
@@ -320,12 +332,12 @@ func (r *rehearsal) startTraffic(ctx context.Context) error {
 	if addr == "" {
 		return nil
 	}
-	w, err := traffic.Start(ctx, traffic.Options{Addr: addr, Password: r.password, DB: TrafficDB, Prefix: TrafficPrefix, Rate: r.rate, Origin: r.origin})
+	w, err := traffic.Start(ctx, traffic.Options{Addr: addr, Password: r.password, DB: r.probeDB, Prefix: TrafficPrefix, Rate: r.rate, Origin: r.origin})
 	if err != nil {
 		return fmt.Errorf("start write probe: %w", err)
 	}
 	r.writer = w
-	fmt.Fprintf(r.log, "write probe: %d writes/s through %s (db %d, prefix %s)\n", r.rate, addr, TrafficDB, TrafficPrefix)
+	fmt.Fprintf(r.log, "write probe: %d writes/s through %s (db %d, prefix %s)\n", r.rate, addr, r.probeDB, TrafficPrefix)
 	sleepCtx(ctx, settle)
 	return nil
 }
@@ -372,7 +384,7 @@ func (r *rehearsal) check(ctx context.Context) {
 		tr := r.writer.Stop()
 		fc, err := r.client(r.final)
 		if err == nil {
-			probeDB := onDB(fc, TrafficDB)
+			probeDB := onDB(fc, r.probeDB)
 			err = r.writer.Verify(vctx, probeDB, tr)
 			_ = probeDB.Close()
 		}
@@ -387,11 +399,11 @@ func (r *rehearsal) check(ctx context.Context) {
 	}
 	if r.keys > 0 && r.final != "" && rep.Data != nil {
 		rep.Data.FinalMaster = r.final
-		rep.Data.Method = "fingerprint (scan, type and value per key)"
+		rep.Data.Method = "fingerprint of the seeded keys (" + seededKeys.Match + ": scan, type and value per key)"
 		fc, err := r.client(r.final)
 		var fp dataset.Fingerprint
 		if err == nil {
-			fp, err = dataset.Take(vctx, fc, dataset.CompareOptions{Exclude: r.exclude})
+			fp, err = dataset.Take(vctx, fc, seededKeys)
 		}
 		if err != nil {
 			fail("fingerprint final master %q: %v", r.final, err)
