@@ -15,6 +15,7 @@ const (
 	classUnwatch               // UNWATCH
 	classReset                 // RESET
 	classStream                // SUBSCRIBE, MONITOR, CLIENT REPLY: not one reply per command
+	classBlocking              // BLPOP, XREAD BLOCK ...: may wait for a write that never comes
 )
 
 // classify names the class of a command from its first two arguments.
@@ -40,6 +41,13 @@ func classify(name, sub []byte) class {
 		return classStream
 	case eq(name, "CLIENT"):
 		return classifyClient(sub)
+	case eq(name, "BLPOP"), eq(name, "BRPOP"), eq(name, "BLMOVE"), eq(name, "BRPOPLPUSH"), eq(name, "BLMPOP"),
+		eq(name, "BZPOPMIN"), eq(name, "BZPOPMAX"), eq(name, "BZMPOP"), eq(name, "WAIT"), eq(name, "WAITAOF"),
+		// XREAD and XREADGROUP block only with BLOCK, which the first two
+		// arguments do not always show; one that does not block is answered
+		// at once anyway.
+		eq(name, "XREAD"), eq(name, "XREADGROUP"):
+		return classBlocking
 	}
 	return classPlain
 }

@@ -16,6 +16,9 @@ const (
 	// drainTimeout bounds how long a backend connection stays open to finish
 	// the commands of a client that went away.
 	drainTimeout = time.Minute
+	// retireTimeout bounds how long a connection whose client waits in a
+	// blocking command stays on the old backend after a Repoint.
+	retireTimeout = 10 * time.Second
 )
 
 var errConnClosed = errors.New("proxy: connection closed")
@@ -34,6 +37,7 @@ type conn struct {
 	sess          *session
 	closed        bool
 	inflight      int64      // commands forwarded and not yet answered
+	parked        int64      // of those, blocking commands: Hold does not wait for them
 	queue         []*pending // those commands, oldest first
 	untracked     bool       // not one reply per command any more (pub/sub, MONITOR, CLIENT REPLY)
 	tainted       bool       // connection state the proxy cannot replay
@@ -177,13 +181,19 @@ func (c *conn) classified(e *pending, cl class) (keep bool) {
 		return false
 	}
 	e.class = cl
-	if cl == classStream {
+	switch cl {
+	case classStream:
 		// Replies no longer match commands one to one: stop counting this
 		// connection. Hold does not wait for it; Repoint closes it.
 		c.untracked = true
-		p.addInflight(-c.inflight)
-		c.inflight = 0
+		p.addInflight(-(c.inflight - c.parked))
+		c.inflight, c.parked = 0, 0
 		c.queue = nil
+	case classBlocking:
+		// A blocking command may wait for ever (BLPOP k 0): Hold does not
+		// wait for it. Repoint retires its connection (see retire).
+		c.parked++
+		p.addInflight(-1)
 	}
 	return cl == classSession
 }
@@ -224,6 +234,12 @@ func (c *conn) apply(e *pending, ok bool) {
 func (c *conn) movable() bool {
 	return !c.closed && !c.untracked && !c.tainted && !c.inTx && !c.watching &&
 		!c.clientGone && c.inflight == 0
+}
+
+// parkedOnly reports whether the only commands in flight are blocking ones;
+// p.mu is held.
+func (c *conn) parkedOnly() bool {
+	return !c.closed && !c.untracked && !c.clientGone && c.inflight > 0 && c.inflight == c.parked
 }
 
 // connect opens a session on target. A connection that had a backend before
@@ -318,8 +334,8 @@ func (c *conn) teardown() {
 	c.closed = true
 	delete(p.conns, c)
 	if c.inflight > 0 {
-		p.addInflight(-c.inflight)
-		c.inflight = 0
+		p.addInflight(-(c.inflight - c.parked))
+		c.inflight, c.parked = 0, 0
 	}
 	c.queue = nil
 	s := c.sess

@@ -73,6 +73,23 @@
 // as soon as the reader would otherwise wait, with no batching delay. A
 // connection that sends SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR, SYNC,
 // PSYNC or CLIENT REPLY stops being counted: Hold does not wait for it and
-// Repoint closes it. A blocking command (BLPOP with no timeout) is in flight
-// until it returns, so Hold waits for it; ctx bounds every Hold.
+// Repoint closes it. ctx bounds every Hold.
+//
+// # Blocking commands
+//
+// A blocking command (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD, WAIT …) may
+// never be answered (BLPOP k 0 on an empty list), so Hold does not wait for
+// it: job-queue consumers do not freeze a switchover. No write reaches the
+// old master after a Hold, so nothing there can serve the blocked command
+// any more. Repoint leaves such a connection on the old backend ("retiring")
+// and reads one more reply there: the old master's demotion answers the
+// command -UNBLOCKED, which is dropped, and the client connection is closed,
+// so the client retries the command on the new master (go-redis does on EOF);
+// a real reply (an element popped just before the switch) is forwarded, and
+// the connection moves on like any other. A command still blocked 10 s after
+// the switch (an old master that was not demoted) has its connection closed.
+// TestSwitchoverWithBlockedConsumers runs three consumers in BLPOP jobs 0
+// and a producer through a switchover: every acknowledged push is popped
+// exactly once. A command pipelined behind a blocking one waits with it,
+// and Hold waits for that command.
 package proxy

@@ -41,6 +41,8 @@ type Stats struct {
 	DrainedIn time.Duration `json:"drained_in"` // how long the last Hold waited for in-flight commands
 	Repoints  int64         `json:"repoints"`
 	Closed    int64         `json:"closed"`     // client connections closed by Repoint
+	Retiring  int64         `json:"retiring"`   // client connections Repoint left to finish a blocking command on the old backend
+	Retired   int64         `json:"retired"`    // of those, connections that got their answer or were closed
 	Redialed  int64         `json:"redialed"`   // client connections moved to a new backend by replaying their handshake
 	Dials     int64         `json:"dials"`      // backend connections opened
 	DialFails int64         `json:"dial_fails"` // backend dials or handshake replays that failed
@@ -142,7 +144,7 @@ func (p *Proxy) Repoint(target string) {
 	p.gen++
 	p.stats.Repoints++
 	var closing []*conn
-	var detached []*session
+	var detached, retiring []*session
 	for c := range p.conns {
 		s := c.sess
 		if s == nil || s.detached {
@@ -153,12 +155,23 @@ func (p *Proxy) Repoint(target string) {
 			detached = append(detached, s)
 			continue
 		}
+		if c.parkedOnly() {
+			s.retiring = true
+			retiring = append(retiring, s)
+			p.stats.Retiring++
+			continue
+		}
 		closing = append(closing, c)
 		p.stats.Closed++
 	}
 	p.mu.Unlock()
 	for _, s := range detached {
 		s.backend.Close()
+	}
+	for _, s := range retiring {
+		// Wake the reader, blocked reading the backend, so that it sees
+		// retiring and reads the last reply with its own deadline.
+		_ = s.backend.SetReadDeadline(time.Now())
 	}
 	for _, c := range closing {
 		c.teardown()

@@ -236,6 +236,11 @@ func TestClassify(t *testing.T) {
 		{"EXEC", "", classEndTx},
 		{"WATCH", "k", classWatch},
 		{"RESET", "", classReset},
+		{"blpop", "jobs", classBlocking},
+		{"BZPOPMIN", "z", classBlocking},
+		{"XREAD", "BLOCK", classBlocking},
+		{"WAIT", "1", classBlocking},
+		{"LPOP", "jobs", classPlain},
 	} {
 		var sub []byte
 		if tt.sub != "" {

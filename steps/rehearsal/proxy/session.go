@@ -20,6 +20,9 @@ type session struct {
 	done    chan struct{} // closed when readReplies returns
 
 	detached bool // guarded by p.mu: Repoint moved the connection away from this backend
+	// retiring is set by Repoint (guarded by p.mu) on a connection whose
+	// only commands in flight block on the old backend: see retire.
+	retiring bool
 }
 
 func newSession(c *conn, nc net.Conn, gen uint64) *session {
@@ -38,6 +41,17 @@ func (s *session) readReplies() {
 	defer close(s.done)
 	f := frameReader{r: s.br, w: s.c.cw}
 	for {
+		// Wait for the next reply without consuming it: Repoint wakes a
+		// retiring session with a read deadline, at a reply boundary.
+		_, perr := s.br.Peek(1)
+		if s.isRetiring() {
+			s.retire()
+			return
+		}
+		if perr != nil {
+			s.stop()
+			return
+		}
 		k, err := f.Value()
 		if err != nil {
 			s.stop()
@@ -47,6 +61,56 @@ func (s *session) readReplies() {
 			s.kinds = append(s.kinds, k)
 		}
 	}
+}
+
+func (s *session) isRetiring() bool {
+	p := s.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return s.retiring
+}
+
+// retire ends a session Repoint left on the old backend because its client
+// waits in a blocking command there (BLPOP k 0). Closing it at once could
+// drop a reply the old server sent just before the switch (an element it
+// popped); so the session reads one more reply:
+//   - the demotion of the old master unblocks the command with -UNBLOCKED:
+//     the reply is dropped and the client connection closed, so the client
+//     retries the command (go-redis does on EOF), through the proxy, on the
+//     new master;
+//   - any other reply is the command's own and is forwarded; the connection
+//     then moves to the new target like any other.
+//
+// A command still blocked retireTimeout after the switch (an old master
+// that was not demoted) has its connection closed too.
+func (s *session) retire() {
+	c, p := s.c, s.c.p
+	c.cw.Flush()
+	s.settle()
+	_ = s.backend.SetReadDeadline(time.Now().Add(retireTimeout))
+	var buf bytes.Buffer
+	f := frameReader{r: s.br, w: &buf}
+	k, err := f.Value()
+	if err == nil && k != '>' && !(k == '-' && bytes.HasPrefix(buf.Bytes(), []byte("-UNBLOCKED"))) {
+		_, _ = c.cw.Write(buf.Bytes())
+		s.kinds = append(s.kinds, k)
+		s.settle()
+		p.mu.Lock()
+		move := c.movable() && p.cfg.redial
+		if move {
+			s.detached = true
+			p.stats.Retired++
+		}
+		p.mu.Unlock()
+		if move {
+			s.backend.Close()
+			return
+		}
+	}
+	p.mu.Lock()
+	p.stats.Retired++
+	p.mu.Unlock()
+	c.teardown()
 }
 
 // settle delivers the replies read so far and counts their commands as
@@ -70,7 +134,11 @@ func (s *session) settle() {
 			c.queue = c.queue[1:]
 			c.apply(e, k != '-' && k != '!')
 			c.inflight--
-			p.addInflight(-1)
+			if e.class == classBlocking {
+				c.parked--
+			} else {
+				p.addInflight(-1)
+			}
 		}
 	}
 	p.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,5 +216,124 @@ func TestSwitchoverUnsafeOrder(t *testing.T) {
 		r.Attempted, r.Acked, r.Failed, r.Lost, r.LostSamples, r.MaxStallMS)
 	if r.Lost < 100 {
 		t.Fatalf("lost %d writes acknowledged by A in the 300 ms after B's promotion, want about 300", r.Lost)
+	}
+}
+
+// TestSwitchoverWithBlockedConsumers switches over while job-queue consumers
+// wait in BLPOP jobs 0 through the proxy and a producer pushes: the hold does
+// not wait for the blocked commands (no freeze to the pause's length), the
+// consumers carry on from the new master, and every acknowledged push is
+// popped exactly once.
+func TestSwitchoverWithBlockedConsumers(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []proxy.Option
+	}{
+		{"redial", nil},
+		{"close", []proxy.Option{proxy.WithCloseOnRepoint()}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			a, b, ca, cb := pair(t, ctx)
+			p := startProxy(t, a.Addr, mode.opts...)
+			w, err := traffic.Start(ctx, traffic.Options{Addr: p.Addr(), Password: a.Password, Rate: 1000, MaxDuration: 20 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Stop()
+
+			const consumers = 3
+			var (
+				mu     sync.Mutex
+				popped = map[string]int{}
+				wg     sync.WaitGroup
+			)
+			for range consumers {
+				c := client(t, p.Addr(), a.Password)
+				wg.Go(func() {
+					for {
+						kv, err := c.BLPop(ctx, 0, "jobs").Result()
+						if err != nil {
+							t.Errorf("BLPOP: %v", err)
+							return
+						}
+						if kv[1] == "stop" {
+							return
+						}
+						mu.Lock()
+						popped[kv[1]]++
+						mu.Unlock()
+					}
+				})
+			}
+			producer := client(t, p.Addr(), a.Password)
+			var pushed []string
+			stopPush := make(chan struct{})
+			pushDone := make(chan struct{})
+			go func() {
+				defer close(pushDone)
+				for i := 0; ; i++ {
+					select {
+					case <-stopPush:
+						return
+					case <-time.After(2 * time.Millisecond):
+					}
+					v := fmt.Sprintf("job-%d", i)
+					if err := producer.RPush(ctx, "jobs", v).Err(); err != nil {
+						t.Errorf("RPUSH: %v", err)
+						return
+					}
+					pushed = append(pushed, v)
+				}
+			}()
+			time.Sleep(500 * time.Millisecond)
+
+			steps, err := switchover(ctx, p, w, b, ca, cb)
+			if err != nil {
+				t.Fatalf("switchover: %v (steps %s)", err, steps)
+			}
+			time.Sleep(500 * time.Millisecond)
+			close(stopPush)
+			<-pushDone
+			for range consumers {
+				if err := producer.RPush(ctx, "jobs", "stop").Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wg.Wait()
+			r := w.Stop()
+			if err := w.Verify(ctx, cb, r); err != nil {
+				t.Fatal(err)
+			}
+			st := p.Stats()
+			t.Logf("%s: %d pushed, %d distinct popped; writer max stall %.2f ms, lost %d; proxy retiring %d retired %d closed %d redialed %d; steps: %s",
+				mode.name, len(pushed), len(popped), r.MaxStallMS, r.Lost, st.Retiring, st.Retired, st.Closed, st.Redialed, strings.Join(steps, ", "))
+			if r.Lost != 0 || r.Failed != 0 {
+				t.Errorf("writer lost %d, failed %d", r.Lost, r.Failed)
+			}
+			if r.MaxStallMS > 500 {
+				t.Errorf("the switch stalled writes %.1f ms: the hold waited for the blocked consumers", r.MaxStallMS)
+			}
+			if st.Retiring == 0 {
+				t.Error("no consumer was blocked at the switch: the test did not exercise it")
+			}
+			missing, twice := 0, 0
+			for _, v := range pushed {
+				switch popped[v] {
+				case 0:
+					missing++
+				case 1:
+				default:
+					twice++
+				}
+			}
+			if missing != 0 || twice != 0 || len(popped) != len(pushed) {
+				t.Errorf("%d pushed, %d popped: %d missing, %d popped twice", len(pushed), len(popped), missing, twice)
+			}
+			if n, err := cb.LLen(ctx, "jobs").Result(); err != nil || n != 0 {
+				t.Errorf("jobs left on the new master: %d %v", n, err)
+			}
+		})
 	}
 }
