@@ -312,7 +312,11 @@ func TestSwitchoverWithBlockedConsumers(t *testing.T) {
 			if r.Lost != 0 || r.Failed != 0 {
 				t.Errorf("writer lost %d, failed %d", r.Lost, r.Failed)
 			}
-			if r.MaxStallMS > 500 {
+			// The same bound as TestSwitchoverLossless: the hold did not wait
+			// for the blocked consumers (that would be the whole test's
+			// deadline). The replica's catch-up after CLIENT PAUSE WRITE
+			// sometimes takes ~400 ms here, with or without consumers.
+			if r.MaxStallMS > 1000 {
 				t.Errorf("the switch stalled writes %.1f ms: the hold waited for the blocked consumers", r.MaxStallMS)
 			}
 			if st.Retiring == 0 {
