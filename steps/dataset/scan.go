@@ -190,17 +190,23 @@ func readValues(ctx context.Context, c *redis.Client, keys []string) ([]keyValue
 // batch by batch from both servers, then looks for keys of b missing on a.
 func compareScan(ctx context.Context, a, b *redis.Client, o CompareOptions, res *Result, d *diffs) error {
 	return compareByKey(ctx, a, b, o, res, d, func(keys []string) error {
-		va, vb, err := readBoth(ctx, a, b, keys, readValues)
-		if err != nil {
-			return err
-		}
-		for i, k := range keys {
-			if r := valueDiff(va[i], vb[i]); r != "" {
-				d.add(k, r)
-			}
-		}
-		return nil
+		return compareValues(ctx, a, b, keys, d)
 	})
+}
+
+// compareValues reads keys from a and b at once and adds those whose type
+// or value differ to d.
+func compareValues(ctx context.Context, a, b *redis.Client, keys []string, d *diffs) error {
+	va, vb, err := readBoth(ctx, a, b, keys, readValues)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if r := valueDiff(va[i], vb[i]); r != "" {
+			d.add(k, r)
+		}
+	}
+	return nil
 }
 
 // compareByKey walks the keys of a in batches and hands each to batch until
@@ -339,14 +345,8 @@ func CompareKeys(ctx context.Context, a, b *redis.Client, keys []string, o Compa
 	res := Result{Method: UsedScan, KeysA: int64(len(keys)), KeysB: int64(len(keys))}
 	d := &diffs{max: o.MaxDiffs}
 	for batch := range slices.Chunk(keys, batchSize) {
-		va, vb, err := readBoth(ctx, a, b, batch, readValues)
-		if err != nil {
+		if err := compareValues(ctx, a, b, batch, d); err != nil {
 			return Result{}, fmt.Errorf("compare keys: %w", err)
-		}
-		for i, k := range batch {
-			if r := valueDiff(va[i], vb[i]); r != "" {
-				d.add(k, r)
-			}
 		}
 	}
 	res.Equal, res.Diffs, res.DiffCount = d.n == 0, d.list, d.n

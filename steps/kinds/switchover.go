@@ -448,22 +448,10 @@ func (s *switchover) failover(ctx context.Context) error {
 func (s *switchover) waitOffset(ctx context.Context, deadline time.Time) error {
 	start := time.Now()
 	defer func() { s.replicaWait = time.Since(start) }()
-	for polls := 0; ; polls++ {
-		info, err := redis.ReadInfo(ctx, s.tc, "replication")
-		if err != nil {
-			return fmt.Errorf("INFO replication on %q: %w", s.to, err)
-		}
-		if info["master_link_status"] == "up" && redis.Int(info, "slave_repl_offset") >= s.offset {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("replica %q did not reach the master's offset %d (at %s, link %s) in time; nothing was switched",
-				s.to, s.offset, info["slave_repl_offset"], info["master_link_status"])
-		}
-		if polls > 20 {
-			time.Sleep(200 * time.Microsecond)
-		}
+	if _, err := redis.WaitOffset(ctx, s.tc, s.offset, deadline); err != nil {
+		return fmt.Errorf("replica %q %w; nothing was switched", s.to, err)
 	}
+	return nil
 }
 
 // declaredReplicas maps the addresses of the old master's replicas other
