@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/json"
 	"io"
-	"strconv"
 )
 
 // jsonFormat is for programs: the same models, indented.
@@ -18,5 +17,3 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"strings"
 )
@@ -74,8 +75,12 @@ func writeReportMarkdown(w io.Writer, r *Report) error {
 	ew.printf("| # | step | kind | status | attempts | ms | longest write stall |\n|---|---|---|---|---|---|---|\n")
 	row := func(i int, s Step, prefix string) {
 		stall := ""
-		if s.MaxStallMS != nil {
-			stall = strings.TrimSpace(fmtMS(*s.MaxStallMS))
+		switch {
+		case s.MaxStallMS == nil:
+		case *s.MaxStallMS == 0:
+			stall = "<1 ms"
+		default:
+			stall = fmt.Sprintf("%.1f ms", *s.MaxStallMS)
 		}
 		ew.printf("| %s%d | `%s` | %s | %s | %d | %.1f | %s |\n", prefix, i+1, s.Name, s.Kind, s.Status, s.Attempts, s.DurationMS, stall)
 	}
@@ -98,11 +103,4 @@ func writeReportMarkdown(w io.Writer, r *Report) error {
 		ew.printf("\n> **Error:** %s\n", e)
 	}
 	return ew.err
-}
-
-func fmtMS(ms float64) string {
-	if ms == 0 {
-		return "<1 ms"
-	}
-	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(formatFloat(ms), "0"), ".")) + " ms"
 }
