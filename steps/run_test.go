@@ -286,7 +286,16 @@ rollback {
 // interrupted without starting the next step.
 func TestInterruptBetweenSteps(t *testing.T) {
 	s := redistest.Start(t)
-	rb := runtest.Load(t, runtest.OneNode+`
+	rb := runtest.Load(t, runtest.OneNode+twoSets, runtest.NodeVars(s)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	res := runtest.Run(t, ctx, rb, &cancelAfter{step: "first", cancel: cancel})
+	if res.Status != steps.StatusInterrupted || res.Steps[0].Status != steps.StatusPassed || res.Steps[1].Status != steps.StatusNotRun {
+		t.Fatalf("status %s, steps %s %s", res.Status, res.Steps[0].Status, res.Steps[1].Status)
+	}
+}
+
+// twoSets is two steps that each set a key on node a.
+const twoSets = `
 step "command" "first" {
   node    = node.a
   command = ["SET", "first", "1"]
@@ -295,13 +304,7 @@ step "command" "second" {
   node    = node.a
   command = ["SET", "second", "1"]
 }
-`, runtest.NodeVars(s)...)
-	ctx, cancel := context.WithCancel(context.Background())
-	res := runtest.Run(t, ctx, rb, &cancelAfter{step: "first", cancel: cancel})
-	if res.Status != steps.StatusInterrupted || res.Steps[0].Status != steps.StatusPassed || res.Steps[1].Status != steps.StatusNotRun {
-		t.Fatalf("status %s, steps %s %s", res.Status, res.Steps[0].Status, res.Steps[1].Status)
-	}
-}
+`
 
 // cancelAfter cancels the run when a step ends.
 type cancelAfter struct {
@@ -321,16 +324,7 @@ func (c *cancelAfter) PostStep(r *steps.StepResult) (steps.HookAction, error) {
 // run ends failed, like any failure.
 func TestHookHalts(t *testing.T) {
 	s := redistest.Start(t)
-	rb := runtest.Load(t, runtest.OneNode+`
-step "command" "first" {
-  node    = node.a
-  command = ["SET", "first", "1"]
-}
-step "command" "second" {
-  node    = node.a
-  command = ["SET", "second", "1"]
-}
-`, runtest.NodeVars(s)...)
+	rb := runtest.Load(t, runtest.OneNode+twoSets, runtest.NodeVars(s)...)
 	res := runtest.RunLive(t, rb, haltAt{step: "second"})
 	if res.Status != steps.StatusFailed || res.Steps[1].Status != steps.StatusFailed || !strings.Contains(res.Steps[1].Diag.Detail, "lease lost") {
 		t.Fatalf("status %s, second %s: %v", res.Status, res.Steps[1].Status, res.Steps[1].Diag)

@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/understudy/understudy/steps/rehearsal/traffic"
 )
 
 // TestSwitchoverWithClientMix switches over while, besides the write probe,
@@ -23,15 +20,7 @@ import (
 // at-most-once: messages published while it reconnects are not delivered,
 // which the test reports and does not count as a loss).
 func TestSwitchoverWithClientMix(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a, b, ca, cb := pair(t, ctx)
-	p := startProxy(t, a.Addr)
-	w, err := traffic.Start(ctx, traffic.Options{Addr: p.Addr(), Password: a.Password, Rate: 1000, MaxDuration: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	ctx, a, b, ca, cb, p, w := rig(t)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -75,6 +75,32 @@ func switchover(ctx context.Context, p *proxy.Proxy, w *traffic.Writer, b *redis
 	return steps, nil
 }
 
+// repointModes are the proxy's two ways of treating open connections at a
+// Repoint.
+var repointModes = []struct {
+	name string
+	opts []proxy.Option
+}{
+	{"redial", nil},
+	{"close", []proxy.Option{proxy.WithCloseOnRepoint()}},
+}
+
+// rig starts a master A and its replica B, a proxy to A and a writer at
+// 1000 writes/s through it, all ended with the test (30 s at most).
+func rig(t *testing.T, opts ...proxy.Option) (ctx context.Context, a, b *redistest.Server, ca, cb *redis.Client, p *proxy.Proxy, w *traffic.Writer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	a, b, ca, cb = pair(t, ctx)
+	p = startProxy(t, a.Addr, opts...)
+	w, err := traffic.Start(ctx, traffic.Options{Addr: p.Addr(), Password: a.Password, Rate: 1000, MaxDuration: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Stop() })
+	return ctx, a, b, ca, cb, p, w
+}
+
 func replOffset(ctx context.Context, c *redis.Client, field string) (int64, error) {
 	s, err := c.Info(ctx, "replication").Result()
 	if err != nil {
@@ -94,23 +120,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // replica B through the proxy: no acknowledged write is lost, none fails, and
 // the stall is logged, in both Repoint modes.
 func TestSwitchoverLossless(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []proxy.Option
-	}{
-		{"redial", nil},
-		{"close", []proxy.Option{proxy.WithCloseOnRepoint()}},
-	} {
+	for _, mode := range repointModes {
 		t.Run(mode.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			a, b, ca, cb := pair(t, ctx)
-			p := startProxy(t, a.Addr, mode.opts...)
-			w, err := traffic.Start(ctx, traffic.Options{Addr: p.Addr(), Password: a.Password, Rate: 1000, MaxDuration: 20 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Stop()
+			ctx, _, b, ca, cb, p, w := rig(t, mode.opts...)
 			time.Sleep(500 * time.Millisecond)
 
 			steps, err := switchover(ctx, p, w, b, ca, cb)
@@ -225,23 +237,9 @@ func TestSwitchoverUnsafeOrder(t *testing.T) {
 // consumers carry on from the new master, and every acknowledged push is
 // popped exactly once.
 func TestSwitchoverWithBlockedConsumers(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts []proxy.Option
-	}{
-		{"redial", nil},
-		{"close", []proxy.Option{proxy.WithCloseOnRepoint()}},
-	} {
+	for _, mode := range repointModes {
 		t.Run(mode.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			a, b, ca, cb := pair(t, ctx)
-			p := startProxy(t, a.Addr, mode.opts...)
-			w, err := traffic.Start(ctx, traffic.Options{Addr: p.Addr(), Password: a.Password, Rate: 1000, MaxDuration: 20 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Stop()
+			ctx, a, b, ca, cb, p, w := rig(t, mode.opts...)
 
 			const consumers = 3
 			var (
