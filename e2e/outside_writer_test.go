@@ -15,6 +15,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/understudy/understudy/internal/jobqueue"
 	"github.com/understudy/understudy/steps/report"
 )
 
@@ -52,7 +53,8 @@ func TestOutsideWriterOnDB0(t *testing.T) {
 		wg             sync.WaitGroup
 		log            strings.Builder
 		readBack       = make(chan error, 1)
-		jobs           *jobQueue
+		jobs           *jobqueue.Queue
+		jobResult      jobqueue.Result
 		stopped        bool
 		lastStepPassed = regexp.MustCompile(`^step 9/9 `)
 	)
@@ -65,7 +67,7 @@ func TestOutsideWriterOnDB0(t *testing.T) {
 			// The application: db0, default retries, its own keys.
 			client = goredis.NewClient(&goredis.Options{Addr: m[1], Password: password})
 			defer client.Close()
-			jobs = startJobs(t, m[1], password, stop)
+			jobs = jobqueue.Start(m[1], password, "app:jobs", 2, 10*time.Millisecond)
 			wg.Go(func() {
 				tick := time.NewTicker(5 * time.Millisecond)
 				defer tick.Stop()
@@ -97,7 +99,9 @@ func TestOutsideWriterOnDB0(t *testing.T) {
 			close(stop)
 			wg.Wait()
 			err := readBackAll(client, acked.Load())
-			if jerr := jobs.finish(); err == nil {
+			var jerr error
+			jobResult, jerr = jobs.Finish()
+			if err == nil {
 				err = jerr
 			}
 			readBack <- err
@@ -106,6 +110,9 @@ func TestOutsideWriterOnDB0(t *testing.T) {
 	if !stopped {
 		close(stop)
 		wg.Wait()
+		if jobs != nil {
+			_, _ = jobs.Finish()
+		}
 		readBack <- fmt.Errorf("the last step never passed")
 	}
 	err = cmd.Wait()
@@ -125,7 +132,10 @@ func TestOutsideWriterOnDB0(t *testing.T) {
 	if rep.Status != "passed" || rep.Traffic.Lost != 0 || !rep.Data.Equal {
 		t.Fatalf("status %s, lost %d, data %+v", rep.Status, rep.Traffic.Lost, rep.Data)
 	}
-	t.Logf("job queue: %d pushed, %d popped by %d consumers in BLPOP", len(jobs.pushed), len(jobs.popped), jobConsumers)
+	t.Logf("job queue, 2 consumers in BLPOP: %s", jobResult)
+	if jobResult.Pushed < 100 {
+		t.Errorf("only %d jobs pushed", jobResult.Pushed)
+	}
 	// The consumers blocked at the switch did not freeze it.
 	if p := stepByName(rep, "promote"); p == nil || p.MaxStallMS == nil || *p.MaxStallMS > 500 {
 		t.Errorf("the switchover with blocked consumers: %+v", p)
@@ -169,105 +179,6 @@ func readBackAll(c *goredis.Client, n int64) error {
 	}
 	if missing > 0 {
 		return fmt.Errorf("%d of %d acknowledged writes missing or wrong on the final master", missing, n)
-	}
-	return nil
-}
-
-const jobConsumers = 2
-
-// jobQueue is a job queue through the endpoint: a producer pushes, consumers
-// wait in BLPOP app:jobs 0.
-type jobQueue struct {
-	producer *goredis.Client
-	stop     <-chan struct{}
-	mu       sync.Mutex
-	pushed   []string
-	popped   map[string]int
-	errs     []error
-	wg       sync.WaitGroup
-	pushing  sync.WaitGroup
-}
-
-func startJobs(t *testing.T, addr, password string, stop <-chan struct{}) *jobQueue {
-	q := &jobQueue{producer: goredis.NewClient(&goredis.Options{Addr: addr, Password: password}), stop: stop, popped: map[string]int{}}
-	t.Cleanup(func() { _ = q.producer.Close() })
-	for range jobConsumers {
-		c := goredis.NewClient(&goredis.Options{Addr: addr, Password: password})
-		t.Cleanup(func() { _ = c.Close() })
-		q.wg.Go(func() {
-			for {
-				kv, err := c.BLPop(context.Background(), 0, "app:jobs").Result()
-				q.mu.Lock()
-				if err != nil {
-					q.errs = append(q.errs, fmt.Errorf("BLPOP: %w", err))
-					q.mu.Unlock()
-					return
-				}
-				if kv[1] == "stop" {
-					q.mu.Unlock()
-					return
-				}
-				q.popped[kv[1]]++
-				q.mu.Unlock()
-			}
-		})
-	}
-	q.pushing.Go(func() {
-		for i := 0; i < 100_000; i++ {
-			select {
-			case <-q.stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			v := fmt.Sprintf("job-%d", i)
-			err := q.producer.RPush(ctx, "app:jobs", v).Err()
-			cancel()
-			q.mu.Lock()
-			if err != nil {
-				q.errs = append(q.errs, fmt.Errorf("RPUSH: %w", err))
-			} else {
-				q.pushed = append(q.pushed, v)
-			}
-			q.mu.Unlock()
-		}
-	})
-	return q
-}
-
-// finish stops the consumers and checks every acknowledged push was popped
-// exactly once.
-func (q *jobQueue) finish() error {
-	q.pushing.Wait()
-	for range jobConsumers {
-		if err := q.producer.RPush(context.Background(), "app:jobs", "stop").Err(); err != nil {
-			return err
-		}
-	}
-	done := make(chan struct{})
-	go func() { q.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("the consumers did not finish")
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.errs) > 0 {
-		return fmt.Errorf("job queue errors: %v", q.errs)
-	}
-	missing, twice := 0, 0
-	for _, v := range q.pushed {
-		switch q.popped[v] {
-		case 0:
-			missing++
-		case 1:
-		default:
-			twice++
-		}
-	}
-	if missing > 0 || twice > 0 || len(q.pushed) < 100 {
-		return fmt.Errorf("job queue: %d pushed, %d missing, %d popped twice", len(q.pushed), missing, twice)
 	}
 	return nil
 }

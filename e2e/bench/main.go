@@ -1,31 +1,43 @@
 // Command bench rehearses the version matrix with the safe replica-swap
 // runbook and with the unsafe "promote first, switch later" order, and
 // prints per pair the lost and failed writes and the write stalls side by
-// side, so the difference is visible in one run on one machine.
+// side, so the difference is visible in one run on one machine. A third row
+// per pair runs the safe runbook with a job queue through the endpoint (two
+// consumers in BLPOP 0 and a producer): the switchover's stall with blocked
+// clients, and whether every acknowledged job was popped exactly once.
 //
 //	go run ./e2e/bench [-keys N] [-rate N] [-pairs 6.0:7.0,7.0:8.0]
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/internal/jobqueue"
 	"github.com/understudy/understudy/steps/kinds"
 	"github.com/understudy/understudy/steps/rehearsal"
 	"github.com/understudy/understudy/steps/rehearsal/container"
 	"github.com/understudy/understudy/steps/report"
 )
 
-var runbooks = []struct{ label, path, switchStep string }{
-	{"replica-swap (ours)", "runbooks/replica-swap.hcl", "promote"},
-	{"promote-first (unsafe)", "runbooks/examples/unsafe-promote-first.hcl", ""},
+var runbooks = []struct {
+	label, path, switchStep string
+	jobs                    bool // a job queue runs through the endpoint
+}{
+	{"replica-swap (ours)", "runbooks/replica-swap.hcl", "promote", false},
+	{"promote-first (unsafe)", "runbooks/examples/unsafe-promote-first.hcl", "", false},
+	{"replica-swap + BLPOP jobs", "runbooks/replica-swap.hcl", "promote", true},
 }
 
 func main() {
@@ -41,7 +53,7 @@ func main() {
 		fail(err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall during\tswitch stall ms\tapp held ms\tswitch method")
+	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall during\tswitch stall ms\tapp held ms\tswitch method\tjobs")
 	for _, pair := range strings.Split(*pairs, ",") {
 		from, to, ok := strings.Cut(pair, ":")
 		if !ok {
@@ -53,14 +65,20 @@ func main() {
 				fail(diags)
 			}
 			fmt.Fprintf(os.Stderr, "rehearsing %s %s → %s ...\n", rbk.path, from, to)
-			rep, err := rehearsal.Rehearse(ctx, rb, rbk.path, rehearsal.Options{Keys: *keys, WriteRate: *rate, Catalog: catalog})
+			opts := rehearsal.Options{Keys: *keys, WriteRate: *rate, Catalog: catalog}
+			var jobs *jobWatch
+			if rbk.jobs {
+				jobs = &jobWatch{password: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36), steps: len(rb.Steps)}
+				opts.Password, opts.Log = jobs.password, jobs
+			}
+			rep, err := rehearsal.Rehearse(ctx, rb, rbk.path, opts)
 			if err != nil {
 				fail(err)
 			}
 			held, method, stall := switchFigures(rep, rbk.switchStep)
 			t := rep.Traffic
-			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n",
-				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallStep, stall, held, method)
+			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\n",
+				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallStep, stall, held, method, jobs.result())
 		}
 	}
 	// One table at the end: the rows of one run, side by side.
@@ -87,6 +105,58 @@ func switchFigures(rep *report.Report, step string) (held, method, stall string)
 		}
 	}
 	return "-", "promote + repoint", "-"
+}
+
+// jobWatch is the rehearsal's log: it starts a job queue through the
+// endpoint once the log names its address and finishes it once the last
+// step passed, while the nodes still run.
+type jobWatch struct {
+	password string
+	steps    int
+	buf      []byte
+	q        *jobqueue.Queue
+	last     bool
+	res      string
+}
+
+var endpointRe = regexp.MustCompile(`endpoint app listens on (127\.0\.0\.1:\d+)`)
+
+func (j *jobWatch) Write(b []byte) (int, error) {
+	j.buf = append(j.buf, b...)
+	for {
+		i := bytes.IndexByte(j.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := string(j.buf[:i])
+		j.buf = j.buf[i+1:]
+		switch {
+		case j.q == nil && endpointRe.MatchString(line):
+			j.q = jobqueue.Start(endpointRe.FindStringSubmatch(line)[1], j.password, "app:jobs", 2, 10*time.Millisecond)
+		case strings.HasPrefix(line, fmt.Sprintf("step %d/%d ", j.steps, j.steps)):
+			j.last = true
+		case j.last && j.q != nil && j.res == "" && strings.HasPrefix(line, "  passed after"):
+			r, err := j.q.Finish()
+			j.res = fmt.Sprintf("%d pushed, %d lost, %d twice", r.Pushed, r.Missing, r.Twice)
+			if err != nil {
+				j.res += " (" + err.Error() + ")"
+			}
+		}
+	}
+}
+
+// result is the job queue's line of the table.
+func (j *jobWatch) result() string {
+	switch {
+	case j == nil:
+		return "-"
+	case j.res == "":
+		if j.q != nil {
+			_, _ = j.q.Finish()
+		}
+		return "not finished: the last step did not pass"
+	}
+	return j.res
 }
 
 func fail(err error) {
