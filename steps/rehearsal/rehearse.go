@@ -349,11 +349,7 @@ func (r *rehearsal) runSteps(ctx context.Context) {
 	if r.writer != nil {
 		hooks = append(hooks, &markHook{w: r.writer})
 	}
-	res := steps.New(r.rb, steps.Options{Topology: r.dep, Hooks: hooks, ExcludeKeys: r.exclude}).Run(ctx)
-	if res.Status == steps.StatusPassed && ctx.Err() != nil {
-		r.rep.Status = steps.StatusInterrupted
-		r.rep.Interrupted = "after the last step"
-	}
+	steps.New(r.rb, steps.Options{Topology: r.dep, Hooks: hooks, ExcludeKeys: r.exclude}).Run(ctx)
 	if r.writer != nil {
 		sleepCtx(ctx, settle)
 	}

@@ -65,25 +65,25 @@ func (rec *Recorder) Step(res *steps.StepResult) Step {
 	return s
 }
 
-// PostStep records a main step; rollback steps are recorded in PostRun.
+// PostStep records a step as it finishes, main or rollback.
 func (rec *Recorder) PostStep(res *steps.StepResult) (steps.HookAction, error) {
-	if !res.Step.InRollback {
+	if res.Step.InRollback {
+		rec.Report.Rollback = append(rec.Report.Rollback, rec.Step(res))
+	} else {
 		rec.Report.Steps = append(rec.Report.Steps, rec.Step(res))
 	}
 	return steps.HookContinue, nil
 }
 
-// PostRun records the verdict, the steps that were not reached, the
-// rollback and every failure.
+// PostRun records the verdict, the steps that were not reached (they come
+// after every step that ran, and no hook hears them), and every failure.
 func (rec *Recorder) PostRun(res *steps.Result) {
 	r := rec.Report
 	r.Status = res.Status
-	r.Steps = r.Steps[:0]
-	for _, s := range res.Steps {
+	for _, s := range res.Steps[len(r.Steps):] {
 		r.Steps = append(r.Steps, rec.Step(s))
 	}
-	r.Rollback = nil
-	for _, s := range res.Rollback {
+	for _, s := range res.Rollback[len(r.Rollback):] {
 		r.Rollback = append(r.Rollback, rec.Step(s))
 	}
 	r.RollbackStatus = res.RollbackStatus
