@@ -69,8 +69,14 @@ step "wait" "initial_sync" {
   }
 }
 
+step "copy_users" "acl" {
+  description = "ACL users are not replicated: the new node gets the old master's users before it takes the application."
+  from        = node.old
+  to          = node.new
+}
+
 step "verify" "replica_matches" {
-  description = "The new node holds what the old master holds, key by key, under live writes: a key that differs because a write is in flight is compared again once the replica has reached the master's offset."
+  description = "The new node holds what the old master holds, key by key in every database (type, value, TTL, stream groups), with the same function libraries and ACL users, under live writes: a key that differs because a write is in flight is compared again once the replica has reached the master's offset."
   a           = node.new
   b           = node.old
 }
@@ -101,7 +107,7 @@ step "assert" "clients_moved" {
 }
 
 step "verify" "same_data" {
-  description = "Both nodes hold the same data (DEBUG DIGEST where allowed, SCAN otherwise)."
+  description = "Both nodes hold the same data: every database key by key (type, value, TTL, stream groups), function libraries and ACL users."
   a           = node.new
   b           = node.old
   retry {

@@ -39,6 +39,12 @@ step "replicate" "attach" {
   master      = node.primary
 }
 
+step "copy_users" "acl" {
+  description = "ACL users are not replicated: the replica gets the primary's users before it can take over."
+  from        = node.primary
+  to          = node.replica
+}
+
 step "wait" "replica_in_sync" {
   until   = in_sync(node.replica, node.primary)
   timeout = "10m"

@@ -15,5 +15,6 @@ var Registry = steps.MustRegistry(
 	Repoint{},
 	Upgrade{},
 	Verify{},
+	CopyUsers{},
 	Exec{},
 )

@@ -52,6 +52,9 @@ type Node struct {
 	// replicaOf is the master ("host port") the server followed when it
 	// was last stopped by Stop or Replace, written into the next config.
 	replicaOf string
+	// users are the ACL users (all but default) the server had when it
+	// was last stopped, given back when it is ready again.
+	users []redis.ACLUser
 }
 
 // Run starts a node of version v named name and waits until its server
@@ -337,7 +340,7 @@ func (n *Node) ready(ctx context.Context) error {
 	if err := n.waitReady(ctx); err != nil {
 		return fmt.Errorf("%s on %s (image %s): %w\ncontainer log (last 20 lines):\n%s", n.Version(), n.Addr(), n.Image(), err, n.logTail(ctx, 20))
 	}
-	return nil
+	return n.restoreUsers(ctx)
 }
 
 // errTerminated is returned by the lifecycle operations of a terminated

@@ -82,6 +82,7 @@ func TestReplaceChain(t *testing.T) {
 	mustContain(t, info(t, ctx, c, "server", "redis_version"), "6.0.")
 	seed(t, ctx, c)
 	want := digest(t, ctx, c)
+	addUser(t, ctx, c)
 
 	for _, to := range []string{"7.0", "8.0"} {
 		oldID := n.ContainerID()
@@ -107,6 +108,7 @@ func TestReplaceChain(t *testing.T) {
 			t.Fatalf("redis_version = %s, want %s.x", v, to)
 		}
 		checkSeed(t, ctx, c)
+		checkUser(t, ctx, c)
 		// enable-debug-command took effect: DEBUG DIGEST is allowed and
 		// the content is unchanged.
 		if got := digest(t, ctx, c); got != want {
@@ -188,6 +190,7 @@ func TestStopStart(t *testing.T) {
 	c := n.Client()
 	defer c.Close()
 	seed(t, ctx, c)
+	addUser(t, ctx, c)
 	id := n.ContainerID()
 
 	if err := n.Stop(ctx); err != nil {
@@ -207,6 +210,7 @@ func TestStopStart(t *testing.T) {
 		t.Fatalf("Start replaced the container")
 	}
 	checkSeed(t, ctx, c)
+	checkUser(t, ctx, c)
 
 	// Replace works on a stopped node too (nothing to save).
 	if err := n.Stop(ctx); err != nil {
@@ -428,4 +432,30 @@ func countSession(ctx context.Context, session string) (int, error) {
 	defer cli.Close()
 	list, err := listNodes(ctx, cli, LabelSession+"="+session)
 	return len(list), err
+}
+
+// addUser creates an ACL user, as an operator would with ACL SETUSER.
+func addUser(t *testing.T, ctx context.Context, c *goredis.Client) {
+	t.Helper()
+	if err := c.Do(ctx, "ACL", "SETUSER", "app", "on", "#"+strings.Repeat("ab", 32), "~app:*", "+get", "+set").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkUser proves the user addUser created survived with its rules.
+func checkUser(t *testing.T, ctx context.Context, c *goredis.Client) {
+	t.Helper()
+	users, err := redis.ACLUsers(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || users[0].Name != "app" {
+		t.Fatalf("ACL users after a restart: %+v, want app", users)
+	}
+	rules := strings.Join(users[0].Rules, " ")
+	for _, want := range []string{"on", "#" + strings.Repeat("ab", 32), "~app:*", "+get", "+set"} {
+		if !strings.Contains(rules, want) {
+			t.Fatalf("user app's rules %q lack %q", rules, want)
+		}
+	}
 }

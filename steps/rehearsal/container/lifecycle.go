@@ -89,6 +89,41 @@ func (n *Node) recordRole(ctx context.Context) error {
 	return nil
 }
 
+// recordUsers remembers the server's ACL users for its next start. A
+// production server keeps them in its configuration (an aclfile or user
+// lines), which survives a restart and a package upgrade; a rehearsal
+// node's configuration is understudy's, so the users are carried over.
+func (n *Node) recordUsers(ctx context.Context) error {
+	cl := n.adminClient()
+	defer cl.Close()
+	users, err := redis.ACLUsers(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("keep ACL users: %w", err)
+	}
+	n.mu.Lock()
+	n.users = users
+	n.mu.Unlock()
+	return nil
+}
+
+// restoreUsers gives the server the ACL users recordUsers kept.
+func (n *Node) restoreUsers(ctx context.Context) error {
+	n.mu.RLock()
+	users := n.users
+	n.mu.RUnlock()
+	if len(users) == 0 {
+		return nil
+	}
+	cl := n.adminClient()
+	defer cl.Close()
+	for _, u := range users {
+		if err := redis.SetACLUser(ctx, cl, n.Name, u); err != nil {
+			return fmt.Errorf("restore ACL users: %w", err)
+		}
+	}
+	return nil
+}
+
 // save persists the dataset with SAVE, waiting out a background save that
 // is already running.
 func (n *Node) save(ctx context.Context) error {
@@ -135,6 +170,9 @@ func (n *Node) stop(ctx context.Context) error {
 	// Best effort: a server that does not answer keeps the role it had
 	// when it last stopped, and its exit code tells what happened.
 	_ = n.recordRole(ctx)
+	if err := n.recordUsers(ctx); err != nil {
+		return err
+	}
 	timeout := StopTimeout
 	if err := ctr.Stop(ctx, &timeout); err != nil {
 		return err
