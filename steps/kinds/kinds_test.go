@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/internal/redistest"
 	"github.com/understudy/understudy/internal/runtest"
 	"github.com/understudy/understudy/steps"
@@ -302,4 +303,66 @@ func assertWritableMaster(t *testing.T, s *redistest.Server) {
 	if !strings.Contains(info, "role:master") {
 		t.Errorf("%s is no longer a master:\n%s", s.Addr, info)
 	}
+}
+
+// copy_users gives the target the source's users with their rules (the
+// default user excluded, a same-named user replaced), and neither its log
+// nor its output carries a password hash.
+func TestCopyUsers(t *testing.T) {
+	srv := runtest.StartShared(t, 2)
+	a, b := srv[0], srv[1]
+	ctx := context.Background()
+	ca, cb := a.Client(), b.Client()
+	defer ca.Close()
+	defer cb.Close()
+	hash := strings.Repeat("5e", 32)
+	for _, c := range [][]interface{}{
+		{"ACL", "SETUSER", "app", "on", "#" + hash, "~app:*", "&news", "+@read", "+set"},
+		{"ACL", "SETUSER", "ops", "off", "nopass", "~*", "+info", "(~x:* +get)"},
+	} {
+		if err := ca.Do(ctx, c...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A stale "app" on the target is replaced, not merged.
+	if err := cb.Do(ctx, "ACL", "SETUSER", "app", "on", "nopass", "~other:*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rb := runtest.Load(t, runtest.TwoNodes+`
+step "copy_users" "acl" {
+  from = node.a
+  to   = node.b
+}
+`, runtest.TwoNodeVars(a, b)...)
+	var log strings.Builder
+	res := runtest.RunLive(t, rb, steps.NewProgress(&log, rb))
+	if res.Status != steps.StatusPassed {
+		t.Fatalf("status %s: %v", res.Status, res.Diagnostics)
+	}
+	if want, got := aclList(t, ca), aclList(t, cb); got != want {
+		t.Fatalf("users on the target:\n%s\nwant:\n%s", got, want)
+	}
+	out := res.Steps[0].Output.GoString()
+	if strings.Contains(log.String(), hash) || strings.Contains(out, hash) {
+		t.Fatalf("a password hash in the log or the output:\n%s\n%s", log.String(), out)
+	}
+	if !strings.Contains(out, `"app"`) || !strings.Contains(out, `"ops"`) {
+		t.Fatalf("output %s does not name the users", out)
+	}
+}
+
+// aclList is ACL LIST without the default user.
+func aclList(t *testing.T, c *goredis.Client) string {
+	t.Helper()
+	lines, err := c.Do(context.Background(), "ACL", "LIST").StringSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "user default ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

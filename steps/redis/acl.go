@@ -82,15 +82,27 @@ func HasChannelRules(rules []string) bool {
 	return false
 }
 
-// SetACLUser creates or replaces user u on c with ACL SETUSER <name> reset
-// <rules>. node names the server in errors, which never carry the rules.
+// SetACLUser creates or replaces user u on c: ACL DELUSER and ACL SETUSER
+// <name> <rules> in one transaction, so the user starts from a new user's
+// defaults as on the server it was read from (ACL SETUSER reset would add
+// sanitize-payload on 7.0+). node names the server in errors, which never
+// carry the rules.
 func SetACLUser(ctx context.Context, c *goredis.Client, node string, u ACLUser) error {
-	args := make([]interface{}, 0, len(u.Rules)+4)
-	args = append(args, "ACL", "SETUSER", u.Name, "reset")
+	args := make([]interface{}, 0, len(u.Rules)+3)
+	args = append(args, "ACL", "SETUSER", u.Name)
 	for _, r := range u.Rules {
 		args = append(args, r)
 	}
-	if err := c.Do(ctx, args...).Err(); err != nil {
+	var set *goredis.Cmd
+	_, err := c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Do(ctx, "ACL", "DELUSER", u.Name)
+		set = p.Do(ctx, args...)
+		return nil
+	})
+	if err != nil {
+		if set != nil && set.Err() != nil {
+			err = set.Err()
+		}
 		return fmt.Errorf("ACL SETUSER %q on %q: %s", u.Name, node, hideModifier(err.Error()))
 	}
 	return nil
