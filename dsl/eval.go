@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"github.com/understudy/understudy/steps/redis"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,20 @@ var nodeType = cty.Object(map[string]cty.Type{
 	// app_clients counts connections other than understudy's own and
 	// replication links (read with CLIENT LIST when an expression uses it).
 	"app_clients": cty.Number,
+	// username and password are the credentials a program uses to connect
+	// (in a rehearsal, the rehearsal's); "" when the node has none. The
+	// password is a secret: plans show what reads it as (sensitive).
+	"username": cty.String,
+	"password": cty.String,
+})
+
+// endpointType is the type of endpoint.NAME. address (host:port a program
+// dials; in a rehearsal the proxy's) and url (redis://[user:password@]host:port)
+// are live: known when a step or the workload evaluates them.
+var endpointType = cty.Object(map[string]cty.Type{
+	"name":    cty.String,
+	"address": cty.String,
+	"url":     cty.String,
 })
 
 var keyspaceType = cty.Object(map[string]cty.Type{
@@ -48,6 +63,8 @@ type NodeState struct {
 	// AppClients is the number of application connections, -1 when it was
 	// not read.
 	AppClients int64
+	// Username and Password are what a program uses to connect (secrets).
+	Username, Password string
 }
 
 // Value turns the state into the node.NAME object seen by expressions.
@@ -93,6 +110,8 @@ func (s NodeState) Value() cty.Value {
 		"version":     cty.StringVal(version),
 		"keys":        cty.NumberIntVal(total),
 		"keyspace":    ksVal,
+		"username":    cty.StringVal(s.Username),
+		"password":    cty.StringVal(s.Password),
 	})
 }
 
@@ -131,6 +150,9 @@ type EvalState struct {
 	Nodes map[string]cty.Value
 	// Steps holds step.NAME values of the steps that ran.
 	Steps map[string]cty.Value
+	// Endpoints holds endpoint.NAME values read just now (EndpointState);
+	// endpoints not in the map have unknown address and url.
+	Endpoints map[string]cty.Value
 	// Live answers the live functions (in_sync); nil makes them unknown.
 	Live Live
 }
@@ -158,7 +180,7 @@ func (r *Runbook) EvalContext(st EvalState) *hcl.EvalContext {
 			"local":    objectOrEmpty(r.locals),
 			"node":     objectOrEmpty(nodes),
 			"step":     objectOrEmpty(steps),
-			"endpoint": r.endpointsValue(),
+			"endpoint": r.endpointsValue(st.Endpoints),
 		},
 		Functions: r.functions(st.Live),
 	}
@@ -172,12 +194,51 @@ func StepValue(status string, output cty.Value) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{"output": output, "status": cty.StringVal(status)})
 }
 
-func (r *Runbook) endpointsValue() cty.Value {
+func (r *Runbook) endpointsValue(read map[string]cty.Value) cty.Value {
 	eps := map[string]cty.Value{}
 	for name := range r.Endpoints {
-		eps[name] = cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(name)})
+		if v, ok := read[name]; ok {
+			eps[name] = v
+			continue
+		}
+		attrs := map[string]cty.Value{}
+		for attr, ty := range endpointType.AttributeTypes() {
+			attrs[attr] = cty.UnknownVal(ty)
+		}
+		attrs["name"] = cty.StringVal(name)
+		eps[name] = cty.ObjectVal(attrs)
 	}
 	return objectOrEmpty(eps)
+}
+
+// EndpointState is what the interpreter knows of an endpoint when it
+// evaluates an expression: the address a program dials and the
+// credentials of the node behind it.
+type EndpointState struct {
+	Name, Address      string
+	Username, Password string
+}
+
+// Value turns the state into the endpoint.NAME object seen by expressions.
+func (s EndpointState) Value() cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"name":    cty.StringVal(s.Name),
+		"address": cty.StringVal(s.Address),
+		"url":     cty.StringVal(RedisURL(s.Address, s.Username, s.Password)),
+	})
+}
+
+// RedisURL is redis://[[user]:password@]host:port, with the credentials
+// escaped as a URL's user information.
+func RedisURL(addr, user, password string) string {
+	u := url.URL{Scheme: "redis", Host: addr}
+	switch {
+	case password != "":
+		u.User = url.UserPassword(user, password)
+	case user != "":
+		u.User = url.User(user)
+	}
+	return u.String()
 }
 
 func objectOrEmpty(m map[string]cty.Value) cty.Value {
@@ -286,8 +347,9 @@ func (r *Runbook) checkLiveRefs(expr hcl.Expression, before map[string]*Step) hc
 				})
 			}
 		case "endpoint":
+			diags = append(diags, checkDeclared(tr, "endpoint", mapKeys(r.Endpoints))...)
 		default:
-			diags = append(diags, unknownRoot(tr, []string{"var", "local", "node", "step"}))
+			diags = append(diags, unknownRoot(tr, []string{"var", "local", "node", "step", "endpoint"}))
 		}
 	}
 	return diags

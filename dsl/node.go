@@ -23,6 +23,9 @@ type Node struct {
 	// HasPassword is true when the runbook sets a password, even one that
 	// could not be resolved yet.
 	HasPassword bool
+	// PasswordRange and UsernameRange are the ranges of those attributes'
+	// expressions, for diagnostics; zero when not set.
+	PasswordRange, UsernameRange hcl.Range
 	// Rehearsal is how a rehearsal spawns this node; nil when the node has
 	// no rehearsal block (it cannot be rehearsed).
 	Rehearsal *NodeRehearsal
@@ -53,7 +56,12 @@ func (r *Runbook) decodeNodeBlock(b *hcl.Block) (*Node, hcl.Diagnostics) {
 		diags = append(diags, sDiags...)
 		*dst[attr.Name] = s
 	}
-	_, n.HasPassword = content.Attributes["password"]
+	if a, ok := content.Attributes["password"]; ok {
+		n.HasPassword, n.PasswordRange = true, a.Expr.Range()
+	}
+	if a, ok := content.Attributes["username"]; ok {
+		n.UsernameRange = a.Expr.Range()
+	}
 	for i, rb := range content.Blocks {
 		if i > 0 {
 			diags = append(diags, duplicate("rehearsal block in node", n.Name, rb.DefRange, content.Blocks[0].DefRange))

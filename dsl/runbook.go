@@ -47,6 +47,8 @@ type Runbook struct {
 	invalid map[*Step]bool
 	mode    Mode
 	kinds   KindSet
+	// seedTypes are LoadOptions.SeedTypes.
+	seedTypes []string
 }
 
 // Mode says what a runbook is loaded for; it decides how strict env() is.
@@ -75,6 +77,9 @@ type LoadOptions struct {
 	Mode     Mode
 	// Kinds are the step kinds the runbook may use (steps/kinds.Registry).
 	Kinds KindSet
+	// SeedTypes are the names a rehearsal block's types may list
+	// (steps/dataset.SeedTypes); nil accepts any name.
+	SeedTypes []string
 }
 
 // Load parses, decodes and validates the runbook files. The diagnostics may
@@ -140,6 +145,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 		invalid:    map[*Step]bool{},
 		mode:       opts.Mode,
 		kinds:      opts.Kinds,
+		seedTypes:  opts.SeedTypes,
 	}
 	if r.kinds == nil {
 		r.kinds = noKinds{}

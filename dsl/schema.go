@@ -17,6 +17,7 @@ const (
 	blockStep      = "step"
 	blockRollback  = "rollback"
 	blockRehearsal = "rehearsal"
+	blockWorkload  = "workload"
 )
 
 var fileSchema = &hcl.BodySchema{
@@ -79,6 +80,21 @@ var rehearsalSchema = &hcl.BodySchema{
 		{Name: "keys"},
 		{Name: "write_rate"},
 		{Name: "probe_db"},
+		{Name: "databases"},
+		{Name: "types"},
+		{Name: "big_keys"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: blockWorkload},
+	},
+}
+
+var workloadSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "command", Required: true},
+		{Name: "env"},
+		{Name: "grace_period"},
+		{Name: "description"},
 	},
 }
 

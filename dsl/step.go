@@ -390,7 +390,10 @@ func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*
 		if want == cty.NilType {
 			want = cty.DynamicPseudoType
 		}
-		diags = r.checkLive(attr.Expr, want, before, what)
+		if want.Equals(EnvType) {
+			diags = checkEnvNames(attr.Expr)
+		}
+		diags = append(diags, r.checkLive(attr.Expr, want, before, what)...)
 		if !diags.HasErrors() {
 			v, _ := attr.Expr.Value(r.EvalContext(EvalState{Steps: unknownSteps(before)}))
 			a.Value = v

@@ -38,13 +38,61 @@ func (r *Runbook) ArgText(a *Arg) string {
 	return r.ExprText(a.Expr)
 }
 
-// readsSensitive reports whether expr reads a sensitive variable.
+// readsSensitive reports whether expr reads a secret: a sensitive
+// variable, a node's credentials (node.NAME.password, node.NAME.username)
+// or an endpoint's url when the nodes have a password.
 func (r *Runbook) readsSensitive(expr hcl.Expression) bool {
 	for _, tr := range expr.Variables() {
-		if tr.RootName() == "var" && len(tr) > 1 {
+		if len(tr) < 2 {
+			continue
+		}
+		switch tr.RootName() {
+		case "var":
 			if a, ok := tr[1].(hcl.TraverseAttr); ok && r.sensitive[a.Name] {
 				return true
 			}
+		case "node":
+			if len(tr) < 3 {
+				continue
+			}
+			if a := traverserName(tr[2]); a == "password" || a == "username" {
+				return true
+			}
+		case "endpoint":
+			if len(tr) < 3 {
+				continue
+			}
+			if traverserName(tr[2]) == "url" {
+				return r.anyPassword()
+			}
+		}
+	}
+	return false
+}
+
+// ReadsSensitive reports whether expr reads a secret (see ArgText): a plan
+// shows such a value as (sensitive).
+func (r *Runbook) ReadsSensitive(expr hcl.Expression) bool { return r.readsSensitive(expr) }
+
+// traverserName is the name a traversal step selects: .NAME or ["NAME"].
+func traverserName(t hcl.Traverser) string {
+	switch t := t.(type) {
+	case hcl.TraverseAttr:
+		return t.Name
+	case hcl.TraverseIndex:
+		if t.Key.Type() == cty.String && t.Key.IsKnown() && !t.Key.IsNull() {
+			return t.Key.AsString()
+		}
+	}
+	return ""
+}
+
+// anyPassword reports whether a node of the runbook sets a password: an
+// endpoint's url then carries it.
+func (r *Runbook) anyPassword() bool {
+	for _, n := range r.Nodes {
+		if n.HasPassword {
+			return true
 		}
 	}
 	return false

@@ -192,3 +192,44 @@ func (x *Exec) CheckAssert(ctx context.Context, cond, msg hcl.Expression, severi
 	}
 	return ErrorAt(cond.Range(), "Assertion failed", "%s", detail)
 }
+
+// EvalEnv evaluates an env map (dsl.EnvType) into NAME=value pairs sorted
+// by name, for a program's environment.
+func (x *Exec) EvalEnv(ctx context.Context, expr hcl.Expression) ([]string, error) {
+	v, err := x.Eval(ctx, expr, dsl.EnvType)
+	if err != nil {
+		return nil, err
+	}
+	return x.in.envPairs(expr, v)
+}
+
+// Eval evaluates a live expression outside any step, such as the
+// rehearsal's workload: it reads the nodes and endpoints the expression
+// mentions, as a step does; step.* values are those of the steps that ran.
+func (in *Interpreter) Eval(ctx context.Context, expr hcl.Expression, want cty.Type) (cty.Value, error) {
+	return (&Exec{in: in}).Eval(ctx, expr, want)
+}
+
+// EvalEnv is Exec.EvalEnv outside any step.
+func (in *Interpreter) EvalEnv(ctx context.Context, expr hcl.Expression) ([]string, error) {
+	return (&Exec{in: in}).EvalEnv(ctx, expr)
+}
+
+func (in *Interpreter) envPairs(expr hcl.Expression, v cty.Value) ([]string, error) {
+	if v.IsNull() {
+		return nil, nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		name := k.AsString()
+		if problem := dsl.EnvNameProblem(name); problem != "" {
+			return nil, ErrorAt(expr.Range(), "Invalid environment variable name", "%s", problem)
+		}
+		if e.IsNull() {
+			return nil, ErrorAt(expr.Range(), "Null environment value", "The value of %s in %s is null.", name, in.rb.ExprText(expr))
+		}
+		out = append(out, name+"="+e.AsString())
+	}
+	return out, nil
+}

@@ -18,9 +18,10 @@ import (
 // outputs of the steps that ran, and the live functions.
 func (in *Interpreter) state(ctx context.Context, exprs ...hcl.Expression) (dsl.EvalState, error) {
 	st := dsl.EvalState{
-		Nodes: map[string]cty.Value{},
-		Steps: map[string]cty.Value{},
-		Live:  &liveFuncs{ctx: ctx, in: in},
+		Nodes:     map[string]cty.Value{},
+		Steps:     map[string]cty.Value{},
+		Endpoints: map[string]cty.Value{},
+		Live:      &liveFuncs{ctx: ctx, in: in},
 	}
 	// Steps that have not run read as status "pending" with a null output,
 	// so that a rollback can ask which steps ran.
@@ -33,6 +34,12 @@ func (in *Interpreter) state(ctx context.Context, exprs ...hcl.Expression) (dsl.
 	}
 	for _, expr := range exprs {
 		for _, tr := range expr.Variables() {
+			if tr.RootName() == "endpoint" && len(tr) >= 2 {
+				if err := in.readEndpoint(st, tr); err != nil {
+					return st, err
+				}
+				continue
+			}
 			if tr.RootName() != "node" || len(tr) < 2 {
 				continue
 			}
@@ -119,13 +126,43 @@ func (in *Interpreter) readNode(ctx context.Context, name string, withClients bo
 	if err != nil {
 		return dsl.NodeState{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
-	ns := dsl.NodeState{Name: name, Address: n.Address(), Info: info, AppClients: -1}
+	auth := n.MasterAuth()
+	ns := dsl.NodeState{Name: name, Address: n.Address(), Info: info, AppClients: -1, Username: auth.User, Password: auth.Password}
 	if withClients {
 		if ns.AppClients, err = appClients(ctx, c); err != nil {
 			return ns, fmt.Errorf("CLIENT LIST on node %q: %w", name, err)
 		}
 	}
 	return ns, nil
+}
+
+// readEndpoint adds endpoint.NAME to st for a traversal tr of it: the
+// address a program dials and the URL with the credentials of the node
+// behind it. An endpoint that no program can dial (live, repointed by a
+// command) is left unknown, and reading its address or url is an error.
+func (in *Interpreter) readEndpoint(st dsl.EvalState, tr hcl.Traversal) error {
+	name := traverserName(tr[1])
+	if _, done := st.Endpoints[name]; done || name == "" {
+		return nil
+	}
+	ep, err := in.opts.Topology.Endpoint(name)
+	if err != nil {
+		return ErrorAt(tr.SourceRange(), "Cannot read endpoint", "%s", err)
+	}
+	d, ok := ep.(topology.Dialable)
+	if !ok {
+		if len(tr) >= 3 && traverserName(tr[2]) != "name" {
+			return ErrorAt(tr.SourceRange(), "Endpoint has no address", "Endpoint %q has no address a program can dial here: live, it is repointed by its switch command, and its address is the one your application uses.", name)
+		}
+		return nil
+	}
+	es := dsl.EndpointState{Name: name, Address: d.Address()}
+	if n, err := in.opts.Topology.Node(ep.Target()); err == nil {
+		auth := n.MasterAuth()
+		es.Username, es.Password = auth.User, auth.Password
+	}
+	st.Endpoints[name] = es.Value()
+	return nil
 }
 
 // liveFuncs answers the dsl's live functions for one evaluation.

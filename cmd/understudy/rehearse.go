@@ -29,8 +29,9 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 			"(Ctrl-C, SIGTERM) interrupted it (the rollback and the checks still run).\n\n"+
 			"Images: UNDERSTUDY_IMAGES=auto (default: the local understudy/* image when it exists,\n"+
 			"else the official one), local, or official; build the local ones with 'make images'.\n"+
-			"Password: the nodes get a random password, or $"+rehearsal.PasswordEnv+" when set (so an\n"+
-			"outside client can connect); it never appears in any output.", stderr)
+			"Password: the runbook's own when its nodes' password resolves (env(\"REDIS_PASSWORD\") set),\n"+
+			"else $"+rehearsal.PasswordEnv+", else a random one; an outside client can connect with it\n"+
+			"to the endpoint the log prints. It never appears in any output.", stderr)
 	in := inputFlags(fs)
 	reportPath := fs.String("report", "", "write the JSON report to this path")
 	reportMode := fs.String("report-mode", "0600", "the report file's mode, in octal")

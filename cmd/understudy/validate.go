@@ -26,7 +26,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			code = exitUsage
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: valid (%d steps, %d rollback steps)\n", f, len(rb.Steps), rollbackLen(rb))
+		fmt.Fprintf(stdout, "%s: valid (%d steps, %d rollback steps%s)\n", f, len(rb.Steps), rollbackLen(rb), workloadNote(rb))
 	}
 	return code
 }
@@ -36,4 +36,12 @@ func rollbackLen(rb *dsl.Runbook) int {
 		return 0
 	}
 	return len(rb.Rollback.Steps)
+}
+
+// workloadNote is ", workload CMD" when the runbook's rehearsal runs one.
+func workloadNote(rb *dsl.Runbook) string {
+	if cmd, _ := rb.WorkloadText(); cmd != "" {
+		return ", workload " + cmd
+	}
+	return ""
 }

@@ -5,6 +5,8 @@
 // per pair runs the safe runbook with a job queue through the endpoint (two
 // consumers in BLPOP 0 and a producer): the switchover's stall with blocked
 // clients, and whether every acknowledged job was popped exactly once.
+// Every row also prints the longest stall during the verify steps, which
+// read every key of the seed, its big keys included, from the live master.
 //
 //	go run ./e2e/bench [-keys N] [-rate N] [-pairs 6.0:7.0,7.0:8.0]
 package main
@@ -53,7 +55,7 @@ func main() {
 		fail(err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall during\tswitch stall ms\tapp held ms\tswitch method\tjobs")
+	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall during\tswitch stall ms\tapp held ms\tswitch method\tverify stall ms\tjobs")
 	for _, pair := range strings.Split(*pairs, ",") {
 		from, to, ok := strings.Cut(pair, ":")
 		if !ok {
@@ -71,18 +73,20 @@ func main() {
 				jobs = &jobWatch{password: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36), steps: len(rb.Steps)}
 				opts.Password, opts.Log = jobs.password, jobs
 			}
+			startMix(rbk.label, from+" → "+to, &opts, len(rb.Steps)) // the client-mix row: clientmix.go
 			rep, err := rehearsal.Rehearse(ctx, rb, rbk.path, opts)
 			if err != nil {
 				fail(err)
 			}
 			held, method, stall := switchFigures(rep, rbk.switchStep)
 			t := rep.Traffic
-			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\n",
-				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallStep, stall, held, method, jobs.result())
+			fmt.Fprintf(tw, "%s → %s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n",
+				from, to, rbk.label, rep.Status, t.Acked, t.Lost, t.Failed, t.MaxStallMS, t.MaxStallStep, stall, held, method, verifyStall(rep), jobs.result())
 		}
 	}
 	// One table at the end: the rows of one run, side by side.
 	tw.Flush()
+	printMixes(os.Stdout)
 }
 
 // switchFigures reads the switchover step's own account of the hold and
@@ -105,6 +109,22 @@ func switchFigures(rep *report.Report, step string) (held, method, stall string)
 		}
 	}
 	return "-", "promote + repoint", "-"
+}
+
+// verifyStall is the longest stall the probe saw during the verify steps,
+// which compare every key (the seed's big keys included) on the live
+// master: "<ms> (<step>)", or "-" without one.
+func verifyStall(rep *report.Report) string {
+	best, name := -1.0, ""
+	for _, s := range rep.Steps {
+		if s.Kind == "verify" && s.MaxStallMS != nil && *s.MaxStallMS > best {
+			best, name = *s.MaxStallMS, s.Name
+		}
+	}
+	if name == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f (%s)", best, name)
 }
 
 // jobWatch is the rehearsal's log: it starts a job queue through the

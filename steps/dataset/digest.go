@@ -8,14 +8,13 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/understudy/understudy/steps/redis"
 )
 
 // ErrDebugNotAllowed is wrapped in the error Compare returns for
 // MethodDigest when a server refuses DEBUG.
 var ErrDebugNotAllowed = errors.New("DEBUG not allowed " +
 	"(Redis 7.0+ needs enable-debug-command yes in its configuration, or local for loopback clients, and a restart; " +
-	"ACL users need +debug); use method scan instead")
+	"ACL users need +debug); use method auto (the default) instead")
 
 // debugAllowed checks, at no cost to the server, that c may run DEBUG. The
 // error wraps ErrDebugNotAllowed when the server refuses it.
@@ -44,38 +43,44 @@ func isDebugRefused(err error) bool {
 }
 
 // compareDigest compares a and b with DEBUG DIGEST when that covers exactly
-// the compared keys, and with DEBUG DIGEST-VALUE per key otherwise or when
-// the whole digests differ.
-func compareDigest(ctx context.Context, a, b *goredis.Client, o CompareOptions, res *Result, d *diffs) error {
-	if len(o.Exclude) == 0 {
-		var ka, kb int64
-		var okA, okB bool
-		var errA, errB error
+// the compared keys (every database, no Match or Exclude), and with DEBUG
+// DIGEST-VALUE per key otherwise or when the whole digests differ. Either
+// blocks the server while it hashes: DEBUG DIGEST for the whole dataset,
+// DIGEST-VALUE for 50 keys at a time (a big key whole).
+func compareDigest(ctx context.Context, sa, sb *side, o CompareOptions, res *Result, d *diffs) error {
+	var errA, errB error
+	parallel(
+		func() { errA = debugAllowed(ctx, sa.c) },
+		func() { errB = debugAllowed(ctx, sb.c) },
+	)
+	if err := sideErrors(errA, errB); err != nil {
+		return fmt.Errorf("compare: DEBUG on %w", err)
+	}
+	if len(o.Exclude) == 0 && o.Match == "" && o.DBs == nil {
+		var da, db string
 		parallel(
-			func() { ka, okA, errA = keysOnlyIn(ctx, a, o.DB) },
-			func() { kb, okB, errB = keysOnlyIn(ctx, b, o.DB) },
+			func() { da, errA = slow(ctx, sa.c).Do(ctx, "DEBUG", "DIGEST").Text() },
+			func() { db, errB = slow(ctx, sb.c).Do(ctx, "DEBUG", "DIGEST").Text() },
 		)
 		if err := sideErrors(errA, errB); err != nil {
-			return fmt.Errorf("compare: %w", err)
+			return fmt.Errorf("compare: debug digest: %w", err)
 		}
-		if okA && okB {
-			var da, db string
-			parallel(
-				func() { da, errA = slow(ctx, a).Do(ctx, "DEBUG", "DIGEST").Text() },
-				func() { db, errB = slow(ctx, b).Do(ctx, "DEBUG", "DIGEST").Text() },
-			)
-			if err := sideErrors(errA, errB); err != nil {
-				return fmt.Errorf("compare: debug digest: %w", err)
+		if da == db {
+			res.Method = UsedDebugDigest
+			for _, n := range res.DBs {
+				res.KeysA += sa.dbs[n].keys
+				res.KeysB += sb.dbs[n].keys
 			}
-			if da == db {
-				res.Method = UsedDebugDigest
-				res.KeysA, res.KeysB = ka, kb
-				return nil
-			}
+			return nil
 		}
 	}
 	res.Method = UsedDebugDigestValue
-	return compareDigestValues(ctx, a, b, o, res, d)
+	for _, db := range res.DBs {
+		if err := compareDigestValues(ctx, sa, sb, db, o, res, d); err != nil {
+			return fmt.Errorf("compare db %d: %w", db, err)
+		}
+	}
+	return nil
 }
 
 // slowTimeout is the read timeout for DEBUG DIGEST and DIGEST-VALUE when ctx
@@ -95,44 +100,64 @@ func slow(ctx context.Context, c *goredis.Client) *goredis.Client {
 	return c.WithTimeout(d)
 }
 
-// keysOnlyIn returns the number of keys in database db and whether no other
-// database holds keys (DEBUG DIGEST covers every database).
-func keysOnlyIn(ctx context.Context, cl *goredis.Client, db int) (keys int64, only bool, err error) {
-	info, err := redis.ReadInfo(ctx, cl, "keyspace")
-	if err != nil {
-		return 0, false, fmt.Errorf("info keyspace: %w", err)
-	}
-	only = true
-	for n, ks := range redis.Databases(info) {
-		if n == db {
-			keys = ks.Keys
-		} else if ks.Keys > 0 {
-			only = false
+// compareDigestValues compares the keys of database db of a batch by batch
+// with DEBUG DIGEST-VALUE on both servers, then looks for keys of b missing
+// on a.
+func compareDigestValues(ctx context.Context, sa, sb *side, db int, o CompareOptions, res *Result, d *diffs) error {
+	ra, rb, done := readersFor(sa, sb, db)
+	defer done()
+	slowA, slowB := slow(ctx, ra.s.c), slow(ctx, rb.s.c)
+	scanA := newKeyScanner(ra.s.c, "scan a", o)
+	err := scanA.each(ctx, func(keys []string) error {
+		if d.full() {
+			return nil
 		}
-	}
-	return keys, only, nil
-}
-
-// compareDigestValues compares the keys of a batch by batch with DEBUG
-// DIGEST-VALUE on both servers, then looks for keys of b missing on a.
-func compareDigestValues(ctx context.Context, a, b *goredis.Client, o CompareOptions, res *Result, d *diffs) error {
-	slowA, slowB := slow(ctx, a), slow(ctx, b)
-	return compareByKey(ctx, a, b, o, res, d, func(keys []string) error {
-		da, db, err := readBoth(ctx, slowA, slowB, keys, digestValues)
-		if err != nil {
+		var da, dbv []string
+		var errA, errB error
+		parallel(
+			func() { da, errA = digestValues(ctx, slowA, keys) },
+			func() { dbv, errB = digestValues(ctx, slowB, keys) },
+		)
+		if err := sideErrors(errA, errB); err != nil {
 			return err
 		}
 		var differ []string
 		for i, k := range keys {
-			if da[i] != db[i] {
+			if da[i] != dbv[i] {
 				differ = append(differ, k)
 			}
 		}
 		if len(differ) == 0 {
 			return nil
 		}
-		return explain(ctx, a, b, differ, d)
+		return explain(ctx, ra, rb, db, differ, d)
 	})
+	if err != nil {
+		return err
+	}
+	res.KeysA += scanA.n
+	scanB := newKeyScanner(rb.s.c, "scan b", o)
+	err = scanB.each(ctx, func(keys []string) error {
+		if d.full() {
+			return nil
+		}
+		pipe := ra.s.c.Pipeline()
+		cmds := make([]*goredis.IntCmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = pipe.Exists(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("exists on a: %w", err)
+		}
+		for i, cmd := range cmds {
+			if cmd.Val() == 0 {
+				d.add(Diff{Kind: DiffKey, DB: db, Key: keys[i], Reason: "missing on a"})
+			}
+		}
+		return nil
+	})
+	res.KeysB += scanB.n
+	return err
 }
 
 // digestChunk is the number of keys per DEBUG DIGEST-VALUE call. The
@@ -165,23 +190,34 @@ func digestValues(ctx context.Context, cl *goredis.Client, keys []string) ([]str
 }
 
 // explain reads type and TTL of keys whose digests differ and reports why.
-func explain(ctx context.Context, a, b *goredis.Client, keys []string, d *diffs) error {
-	ma, mb, err := readBoth(ctx, a, b, keys, readMeta)
-	if err != nil {
+// DIGEST-VALUE sees TTL presence, not TTL values.
+func explain(ctx context.Context, ra, rb *reader, db int, keys []string, d *diffs) error {
+	ma, mb := make([]keyRec, len(keys)), make([]keyRec, len(keys))
+	var errA, errB error
+	parallel(
+		func() { errA = ra.readMeta(ctx, keys, ma) },
+		func() { errB = rb.readMeta(ctx, keys, mb) },
+	)
+	if err := sideErrors(errA, errB); err != nil {
 		return err
 	}
 	for i, k := range keys {
-		if ma[i].typ == typeNone && mb[i].typ == typeNone {
+		a, b := &ma[i], &mb[i]
+		if a.typ == typeNone && b.typ == typeNone {
 			continue // deleted on both since
 		}
-		r := metaDiff(ma[i], mb[i])
-		if r == "" {
-			r = ttlDiff(ma[i].pttl, mb[i].pttl, false)
-		}
-		if r == "" {
+		var r string
+		switch {
+		case a.typ != b.typ:
+			r = recordDiff(a, b, "a", "b")
+		case a.expireAt >= 0 && b.expireAt < 0:
+			r = "ttl missing on b"
+		case a.expireAt < 0 && b.expireAt >= 0:
+			r = "ttl missing on a"
+		default:
 			r = "value differs"
 		}
-		d.add(k, r)
+		d.add(Diff{Kind: DiffKey, DB: db, Key: k, Reason: r})
 	}
 	return nil
 }

@@ -1,116 +1,193 @@
 package dataset
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
-	"slices"
-	"sort"
+	"hash"
+	"math/bits"
 	"strconv"
-
-	"github.com/redis/go-redis/v9"
 )
 
-// The canonical encoding of a value is the same for equal logical content on
-// every server version and protocol: the type name, then the elements, each
-// length-prefixed; set members and hash fields sorted; sorted set members
-// sorted by member, with scores formatted from their float64 value.
+// A value is reduced to a 128-bit digest that is the same for equal logical
+// content on every server version and protocol, and whether the value was
+// read whole or in chunks:
+//
+//   - strings, lists and stream entries are hashed in order (SHA-256 over
+//     length-prefixed elements, the element count last);
+//   - set members, hash fields and sorted set members are hashed one by one
+//     and the element hashes added modulo 2^256, so their order does not
+//     matter; sorted set scores are formatted from their float64 value.
+//
+// Every digest starts from the type name, so a list and a set of the same
+// elements differ.
 
-// encoder appends length-prefixed strings.
-type encoder []byte
+// digest is a 128-bit hash of a value or of metadata.
+type digest [16]byte
 
-func (e *encoder) int(n int) { *e = binary.AppendUvarint(*e, uint64(n)) }
+func (d digest) String() string { return hex.EncodeToString(d[:]) }
 
-func (e *encoder) str(s string) {
-	e.int(len(s))
-	*e = append(*e, s...)
+// partHasher hashes a few length-prefixed parts at a time, reusing a buffer.
+type partHasher struct{ buf []byte }
+
+func (p *partHasher) start() { p.buf = p.buf[:0] }
+
+func (p *partHasher) add(s string) {
+	p.buf = binary.AppendUvarint(p.buf, uint64(len(s)))
+	p.buf = append(p.buf, s...)
 }
 
-// encodeReply returns the canonical encoding of the reply of a read command
-// queued by readValues for a key of type typ, and whether the value was
-// empty.
-func encodeReply(typ string, cmd redis.Cmder) (enc []byte, empty bool, err error) {
-	switch cmd := cmd.(type) {
-	case *redis.StringCmd:
-		return encodeString(cmd.Val()), false, nil
-	case *redis.MapStringStringCmd:
-		return encodeHash(cmd.Val()), len(cmd.Val()) == 0, nil
-	case *redis.StringSliceCmd:
-		if typ == TypeSet {
-			return encodeSet(cmd.Val()), len(cmd.Val()) == 0, nil
-		}
-		return encodeList(cmd.Val()), len(cmd.Val()) == 0, nil
-	case *redis.ZSliceCmd:
-		return encodeZSet(cmd.Val()), len(cmd.Val()) == 0, nil
-	case *redis.Cmd:
-		entries, err := parseXRange(cmd.Val())
-		if err != nil {
-			return nil, false, err
-		}
-		return encodeStream(entries), len(entries) == 0, nil
+func (p *partHasher) sum() [sha256.Size]byte { return sha256.Sum256(p.buf) }
+
+// setSum is an order-independent hash of distinct elements: the sum of
+// their SHA-256 hashes modulo 2^256, and their number.
+type setSum struct {
+	sum [4]uint64
+	n   int64
+	ph  partHasher
+}
+
+// add1 adds an element made of one part (a set member).
+func (s *setSum) add1(a string) {
+	s.ph.start()
+	s.ph.add(a)
+	s.addHash(s.ph.sum())
+}
+
+// add2 adds an element made of two parts (a hash field and its value, a
+// sorted set member and its score).
+func (s *setSum) add2(a, b string) {
+	s.ph.start()
+	s.ph.add(a)
+	s.ph.add(b)
+	s.addHash(s.ph.sum())
+}
+
+func (s *setSum) addHash(h [sha256.Size]byte) {
+	var carry uint64
+	for i := range s.sum {
+		s.sum[i], carry = bits.Add64(s.sum[i], binary.LittleEndian.Uint64(h[8*i:]), carry)
 	}
-	return nil, false, fmt.Errorf("unexpected reply %T", cmd)
+	s.n++
 }
 
-func encodeString(s string) []byte {
-	var e encoder
-	e.str(TypeString)
-	e.str(s)
-	return e
+// digest returns the digest of a value of type typ made of the elements
+// added.
+func (s *setSum) digest(typ string) digest {
+	var b [32]byte
+	for i, w := range s.sum {
+		binary.LittleEndian.PutUint64(b[8*i:], w)
+	}
+	return finish(typ, s.n, b[:])
 }
 
-func encodeList(items []string) []byte {
-	var e encoder
-	e.str(TypeList)
-	e.int(len(items))
+// seqHash hashes elements in order.
+type seqHash struct {
+	h   hash.Hash
+	n   int64
+	buf []byte
+}
+
+func newSeqHash() *seqHash { return &seqHash{h: sha256.New()} }
+
+// part writes one length-prefixed part without counting an element.
+func (s *seqHash) part(p string) {
+	s.buf = binary.AppendUvarint(s.buf[:0], uint64(len(p)))
+	s.buf = append(s.buf, p...)
+	s.h.Write(s.buf)
+}
+
+// elem writes one element of one part and counts it.
+func (s *seqHash) elem(p string) {
+	s.part(p)
+	s.n++
+}
+
+// raw writes bytes as they are (string chunks); n counts bytes.
+func (s *seqHash) raw(b []byte) {
+	s.h.Write(b)
+	s.n += int64(len(b))
+}
+
+func (s *seqHash) digest(typ string) digest { return finish(typ, s.n, s.h.Sum(nil)) }
+
+// finish hashes a type name, an element count and a body into a digest.
+func finish(typ string, n int64, body []byte) digest {
+	h := sha256.New()
+	var buf [binary.MaxVarintLen64]byte
+	h.Write(binary.AppendUvarint(buf[:0], uint64(len(typ))))
+	h.Write([]byte(typ))
+	h.Write(binary.AppendUvarint(buf[:0], uint64(n)))
+	h.Write(body)
+	var d digest
+	copy(d[:], h.Sum(nil))
+	return d
+}
+
+// stringHasher hashes a string value, whole or in chunks from offset 0 on.
+type stringHasher struct{ seqHash }
+
+func newStringHasher() *stringHasher { return &stringHasher{seqHash{h: sha256.New()}} }
+
+// write adds the next chunk of the value. The cached cardinality of a
+// HyperLogLog (bytes 8 to 15 of its header, which PFCOUNT rewrites) is left
+// out: it is derived from the registers, which are compared.
+func (s *stringHasher) write(chunk string) {
+	b := []byte(chunk)
+	if s.n == 0 && isHLL(b) {
+		b = append([]byte(nil), b...)
+		clear(b[8:16])
+	}
+	s.raw(b)
+}
+
+func (s *stringHasher) digest() digest { return s.seqHash.digest(TypeString) }
+
+// isHLL reports whether b starts with a HyperLogLog header: "HYLL", the
+// encoding (0 dense, 1 sparse), three unused bytes and the cached
+// cardinality.
+func isHLL(b []byte) bool {
+	return len(b) >= 16 && string(b[:4]) == "HYLL" && b[4] <= 1 && b[5] == 0 && b[6] == 0 && b[7] == 0
+}
+
+// stringDigest is the digest of a string value read whole.
+func stringDigest(v string) digest {
+	h := newStringHasher()
+	h.write(v)
+	return h.digest()
+}
+
+// listDigest is the digest of a list read whole.
+func listDigest(items []string) digest {
+	h := newSeqHash()
 	for _, s := range items {
-		e.str(s)
+		h.elem(s)
 	}
-	return e
+	return h.digest(TypeList)
 }
 
-func encodeSet(members []string) []byte {
-	members = slices.Clone(members)
-	slices.Sort(members)
-	var e encoder
-	e.str(TypeSet)
-	e.int(len(members))
-	for _, s := range members {
-		e.str(s)
+// setDigest is the digest of a set read whole.
+func setDigest(members []string) digest {
+	var s setSum
+	for _, m := range members {
+		s.add1(m)
 	}
-	return e
+	return s.digest(TypeSet)
 }
 
-func encodeHash(m map[string]string) []byte {
-	fields := make([]string, 0, len(m))
-	for f := range m {
-		fields = append(fields, f)
+// hashDigest is the digest of a hash read whole.
+func hashDigest(m map[string]string) digest {
+	var s setSum
+	for f, v := range m {
+		s.add2(f, v)
 	}
-	slices.Sort(fields)
-	var e encoder
-	e.str(TypeHash)
-	e.int(len(fields))
-	for _, f := range fields {
-		e.str(f)
-		e.str(m[f])
-	}
-	return e
+	return s.digest(TypeHash)
 }
 
-func encodeZSet(zs []redis.Z) []byte {
-	type member struct{ name, score string }
-	ms := make([]member, len(zs))
-	for i, z := range zs {
-		ms[i] = member{name: fmt.Sprint(z.Member), score: canonicalScore(z.Score)}
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].name < ms[j].name })
-	var e encoder
-	e.str(TypeZSet)
-	e.int(len(ms))
-	for _, m := range ms {
-		e.str(m.name)
-		e.str(m.score)
-	}
-	return e
+// zsetAdd adds a sorted set member to s.
+func zsetAdd(s *setSum, member string, score float64) {
+	s.add2(member, canonicalScore(score))
 }
 
 // canonicalScore formats a sorted set score as the shortest decimal that
@@ -129,18 +206,16 @@ type streamEntry struct {
 	fields []string
 }
 
-func encodeStream(entries []streamEntry) []byte {
-	var e encoder
-	e.str(TypeStream)
-	e.int(len(entries))
+// streamAdd adds entries, in ID order, to the hash of a stream.
+func streamAdd(h *seqHash, entries []streamEntry) {
 	for _, x := range entries {
-		e.str(x.id)
-		e.int(len(x.fields))
+		h.part(x.id)
+		h.part(strconv.Itoa(len(x.fields)))
 		for _, f := range x.fields {
-			e.str(f)
+			h.part(f)
 		}
+		h.n++
 	}
-	return e
 }
 
 // parseXRange parses an XRANGE reply as go-redis returns it for RESP2 and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -16,7 +17,12 @@ import (
 )
 
 // Exec runs a local program (no shell) from the runbook's directory; its
-// standard output is the step's output.
+// standard output is the step's output. The program gets understudy's
+// environment plus the step's env map, whose values are evaluated when the
+// step runs: env = { REDISCLI_AUTH = node.old.password, REDIS_URL =
+// endpoint.app.url } hands it the nodes' and endpoints' addresses and
+// credentials (in a rehearsal, the containers' and the proxy's). Secrets it
+// prints are redacted from the step's output wherever the run shows it.
 type Exec struct{}
 
 var execSpec = &dsl.KindSpec{
@@ -25,17 +31,22 @@ var execSpec = &dsl.KindSpec{
 	DefaultTimeout: 5 * time.Minute,
 	Args: []dsl.ArgSpec{
 		{Name: "command", Type: dsl.ArgLive, LiveType: cty.List(cty.String), Required: true, Doc: `The program and its arguments: ["./switch-dns.sh", "app"].`},
+		{Name: "env", Type: dsl.ArgLive, LiveType: dsl.EnvType, Doc: `Environment variables added to understudy's: { REDISCLI_AUTH = node.old.password, REDIS_URL = endpoint.app.url, OLD = node.old.address }.`},
 	},
 }
 
 func (Exec) Spec() *dsl.KindSpec { return execSpec }
 
 func (Exec) Check(s *dsl.Step, _ *redis.Sim) hcl.Diagnostics {
-	return checkNotEmpty(s.Args["command"])
+	return checkNotEmpty(s.Args["command"]) // env names are checked as the runbook loads
 }
 
 func (Exec) Describe(s *dsl.Step, _ *redis.Sim) []string {
-	return []string{"runs locally: " + s.Runbook().ArgText(s.Args["command"])}
+	out := []string{"runs locally: " + s.Runbook().ArgText(s.Args["command"])}
+	if a, ok := s.Args["env"]; ok {
+		out = append(out, "with env "+strings.Join(s.Runbook().EnvText(a.Expr), ", "))
+	}
+	return out
 }
 
 func (Exec) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
@@ -46,8 +57,17 @@ func (Exec) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 	if len(args) == 0 {
 		return cty.NilVal, steps.Permanent(steps.ErrorAt(x.Step.Args["command"].Range, "Empty command", "The command list is empty."))
 	}
+	var env []string
+	if a, ok := x.Step.Args["env"]; ok {
+		if env, err = x.EvalEnv(ctx, a.Expr); err != nil {
+			return cty.NilVal, err
+		}
+	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = x.Runbook().Dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -30,7 +30,7 @@ var verifySpec = &dsl.KindSpec{
 		{Name: "b", Type: dsl.ArgNode, Required: true, Doc: "The other node."},
 		{Name: "method", Type: dsl.ArgString, Enum: []string{dsl.VerifyAuto, dsl.VerifyDigest, dsl.VerifyScan}, Doc: `"auto" (default), "digest" or "scan".`},
 		{Name: "exclude", Type: dsl.ArgStringList, Doc: `Key patterns to leave out, e.g. ["session:*"]. The rehearsal's write probe is always left out.`},
-		{Name: "db", Type: dsl.ArgNumber, Doc: "The database to compare (default 0)."},
+		{Name: "db", Type: dsl.ArgNumber, Doc: "The database to compare (default: every database that holds keys on either node)."},
 	},
 }
 
@@ -65,7 +65,7 @@ func dbNumber(v cty.Value) (int, error) {
 	bf := v.AsBigFloat()
 	n, acc := bf.Int64()
 	if acc != big.Exact || n < 0 || n > 1<<20 {
-		return 0, fmt.Errorf("db must be a database number, a whole number from 0 (default 0), not %s", bf.Text('f', -1))
+		return 0, fmt.Errorf("db must be a database number, a whole number from 0 (default: every database), not %s", bf.Text('f', -1))
 	}
 	return int(n), nil
 }
@@ -93,9 +93,11 @@ func (Verify) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 		Exclude: append(x.Step.StringListArg("exclude"), x.ExcludeKeys()...),
 	}
 	if arg, ok := x.Step.Args["db"]; ok && arg.Value.IsKnown() && !arg.Value.IsNull() {
-		if opts.DB, err = dbNumber(arg.Value); err != nil {
+		n, err := dbNumber(arg.Value)
+		if err != nil {
 			return cty.NilVal, steps.Permanent(steps.ErrorAt(arg.Range, "Invalid db", "%s", err))
 		}
+		opts.DBs = []int{n}
 	}
 	shown := 10
 	opts.MaxDiffs = recheckMax
@@ -109,14 +111,17 @@ func (Verify) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 			return cty.NilVal, fmt.Errorf("compare %q and %q again: %w", a.Name(), b.Name(), err)
 		}
 	}
-	x.Log("%s vs %s by %s: %d and %d keys, equal %v (%.0f ms, %d key(s) compared again after the replica caught up)", a.Name(), b.Name(), res.Method, res.KeysA, res.KeysB, res.Equal, res.DurationMS, rechecked)
+	x.Log("%s vs %s by %s: %d and %d keys in dbs %v, equal %v (%.0f ms, TTLs equal within %d ms, %d key(s) compared again after the replica caught up)", a.Name(), b.Name(), res.Method, res.KeysA, res.KeysB, res.DBs, res.Equal, res.DurationMS, res.TTLToleranceMS, rechecked)
+	for _, n := range res.Notes {
+		x.Log("%s", n)
+	}
 	if !res.Equal {
 		var diffs []string
 		for _, d := range res.Diffs[:min(shown, len(res.Diffs))] {
-			diffs = append(diffs, fmt.Sprintf("%q %s", d.Key, d.Reason))
+			diffs = append(diffs, d.String())
 		}
 		return cty.NilVal, steps.ErrorAt(x.Step.DeclRange, "Datasets differ",
-			"Nodes %q (%d keys) and %q (%d keys) differ by %s in %d key(s); first differences: %s.", a.Name(), res.KeysA, b.Name(), res.KeysB, res.Method, res.DiffCount, strings.Join(diffs, "; "))
+			"Nodes %q (%d keys) and %q (%d keys) differ by %s: %d difference(s) in keys, function libraries or ACL users; first differences: %s.", a.Name(), res.KeysA, b.Name(), res.KeysB, res.Method, res.DiffCount, strings.Join(diffs, "; "))
 	}
 	return cty.ObjectVal(map[string]cty.Value{
 		"method":    cty.StringVal(res.Method),
@@ -155,17 +160,14 @@ func recheck(ctx context.Context, x *steps.Exec, ac, bc *goredis.Client, opts da
 			return n, nil
 		}
 		var again dataset.Result
-		if res.DiffCount > len(res.Diffs) {
-			// More differences than listed: compare everything again.
+		if keys, all := res.Keys(); !all {
+			// More differences than listed, or a function library or an
+			// ACL user: compare everything again.
 			again, err = dataset.Compare(ctx, ac, bc, opts)
 			n += int(res.KeysA)
 		} else {
-			keys := make([]string, len(res.Diffs))
-			for i, d := range res.Diffs {
-				keys[i] = d.Key
-			}
 			again, err = dataset.CompareKeys(ctx, ac, bc, keys, opts)
-			again.Method, again.KeysA, again.KeysB = res.Method, res.KeysA, res.KeysB
+			again.Method, again.KeysA, again.KeysB, again.DBs, again.Notes = res.Method, res.KeysA, res.KeysB, res.DBs, res.Notes
 			n += len(keys)
 		}
 		if err != nil {

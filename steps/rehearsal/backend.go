@@ -20,6 +20,9 @@ type deployment struct {
 	mu      sync.Mutex
 	nodes   map[string]*container.Node
 	eps     map[string]*endpoint
+	// user is the ACL user of the runbook's nodes ("" for the default
+	// user), which every container has; set before the nodes start.
+	user string
 }
 
 var _ topology.Topology = (*deployment)(nil)
@@ -103,7 +106,11 @@ func (n *node) Client() (*goredis.Client, error) {
 	})
 }
 
-func (n *node) MasterAuth() redis.Auth { return redis.Auth{Password: n.c.Password()} }
+// MasterAuth is the rehearsal's credentials: the runbook's user, if any,
+// and the one password every node has.
+func (n *node) MasterAuth() redis.Auth {
+	return redis.Auth{User: n.d.user, Password: n.c.Password()}
+}
 
 // Upgrade replaces the container with one of version v on the same data
 // directory and port.
@@ -127,6 +134,10 @@ func (e *endpoint) Repoint(_ context.Context, node, addr string) error {
 }
 
 func (e *endpoint) Release() { e.p.Release() }
+
+// Address is where programs dial the endpoint: the proxy's loopback
+// address (topology.Dialable).
+func (e *endpoint) Address() string { return e.p.Addr() }
 
 func (e *endpoint) Target() string {
 	e.mu.Lock()

@@ -10,13 +10,16 @@
 //  1. check images: every version's image exists (nothing is pulled or
 //     started otherwise; the refusal names the command that builds it);
 //  2. start nodes: removes containers of crashed earlier runs, then one
-//     container per node, with one password for the rehearsal (random, or
-//     $UNDERSTUDY_REHEARSAL_PASSWORD);
+//     container per node, with one password for the rehearsal (the
+//     runbook's own, else $UNDERSTUDY_REHEARSAL_PASSWORD, else random:
+//     credentials.go) and the runbook's ACL user, if any;
 //  3. start endpoints: an in-process proxy per endpoint, at its target;
 //  4. seed: data of every common type into the seeded nodes, fingerprinted;
 //  5. start traffic: the write probe through the first endpoint, in db0
 //     (where applications write) on its own key prefix, which every
-//     comparison leaves out, measured from the run's origin;
+//     comparison leaves out, measured from the run's origin; then the
+//     runbook's workload, if any (workload.go), which runs until after the
+//     last step;
 //  6. run steps: the interpreter over the containers (backend.go
 //     implements topology.Topology), with the progress, report and
 //     step-mark hooks;

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,8 +37,9 @@ const (
 	// TrafficPrefix is the key prefix of the write probe.
 	TrafficPrefix = "understudy:probe:"
 	// PasswordEnv names the environment variable that fixes the password
-	// of the rehearsal's nodes (default: a random one per rehearsal), so
-	// that an outside client or test suite can connect.
+	// of the rehearsal's nodes when the runbook's own does not resolve
+	// (default: a random one per rehearsal), so that an outside client or
+	// test suite can connect.
 	PasswordEnv = "UNDERSTUDY_REHEARSAL_PASSWORD"
 	// settle is how long the probe writes before the first step and after
 	// the last, so both ends of the timeline are measured.
@@ -59,8 +60,9 @@ type Options struct {
 	Log io.Writer
 	// Variables are shown in the report.
 	Variables map[string]string
-	// Password of the nodes; empty: $UNDERSTUDY_REHEARSAL_PASSWORD, else a
-	// random one per rehearsal.
+	// Password of the nodes; empty: the runbook's own, else
+	// $UNDERSTUDY_REHEARSAL_PASSWORD, else a random one per rehearsal
+	// (credentials.go).
 	Password string
 	// Secrets collects the secrets of the run (the password, the
 	// runbook's sensitive values) for the caller's own outputs; nil: a set
@@ -84,7 +86,8 @@ type rehearsal struct {
 	secrets    *redact.Secrets
 	dep        *deployment
 	exclude    []string
-	seeded     dataset.Fingerprint
+	work       *workload // the runbook's workload; nil without one
+	seeded     *dataset.Snapshot
 	writer     *traffic.Writer
 	before     map[string]nodeInfo
 	final      string // the node the application ends on
@@ -130,8 +133,12 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 	if rb.Rehearsal.ProbeDB != nil {
 		r.probeDB = *rb.Rehearsal.ProbeDB
 	}
-	r.password = firstNonEmpty(opts.Password, os.Getenv(PasswordEnv), randomHex(16))
-	r.secrets.Add(r.password)
+	creds, diags := chooseCredentials(rb, opts)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	r.password, r.dep.user = creds.password, creds.user
+	creds.addSecrets(r.secrets)
 	r.secrets.Add(rb.Secrets()...)
 	log := opts.Log
 	if log == nil {
@@ -140,6 +147,7 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 	lw := r.secrets.Writer(log)
 	defer lw.Close()
 	r.log = lw
+	fmt.Fprintf(r.log, "password of the nodes: %s\n", creds.source)
 	r.rep = &report.Report{Runbook: name, Mode: "rehearsal", Status: steps.StatusFailed, Variables: opts.Variables}
 	// testcontainers-go prints a banner and its own progress on the default
 	// logger: the rehearsal's log says what matters.
@@ -152,6 +160,7 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 		{"start endpoints", r.startEndpoints},
 		{"seed", r.seed},
 		{"start traffic", r.startTraffic},
+		{"start workload", r.startWorkload},
 	} {
 		if err := p.run(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -164,6 +173,7 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 		}
 	}
 	r.runSteps(ctx)
+	r.stopWorkload()
 	r.check(ctx)
 	r.rep.DurationMS = ms(time.Since(r.origin))
 	return r.rep, nil
@@ -182,6 +192,7 @@ func (r *rehearsal) interruptedBefore(phase string) *report.Report {
 // cleanup removes every container of the rehearsal, also after Ctrl-C: it
 // runs on a fresh context.
 func (r *rehearsal) cleanup(ctx context.Context) {
+	r.stopWorkload()
 	if r.writer != nil {
 		r.writer.Stop()
 	}
@@ -232,7 +243,7 @@ func (r *rehearsal) startNodes(ctx context.Context) error {
 	for _, spec := range r.layout.Nodes {
 		wg.Go(func() {
 			n, err := container.Run(ctx, spec.Name, spec.Version,
-				container.WithSession(r.session), container.WithPassword(r.password), container.WithCatalog(r.opts.Catalog))
+				container.WithSession(r.session), container.WithPassword(r.password), container.WithUser(r.dep.user), container.WithCatalog(r.opts.Catalog))
 			r.dep.mu.Lock()
 			defer r.dep.mu.Unlock()
 			if err != nil {
@@ -281,13 +292,13 @@ func (r *rehearsal) startEndpoints(context.Context) error {
 	return nil
 }
 
-// seededKeys selects the keys the data check fingerprints: the seeded ones.
+// seededKeys selects the keys the data check snapshots: the seeded ones.
 // Keys a workload or an outside client writes never fail the check, which
 // proves every seeded key present and unchanged; the runbook's verify steps
 // compare them between nodes like any other key.
 var seededKeys = dataset.CompareOptions{Match: dataset.SeedPrefix + "*"}
 
-// seed loads test data into the seeded nodes and fingerprints it.
+// seed loads test data into the seeded nodes and snapshots it.
 func (r *rehearsal) seed(ctx context.Context) error {
 	if r.keys <= 0 {
 		return nil
@@ -303,11 +314,11 @@ func (r *rehearsal) seed(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("seed node %q: %w", name, err)
 		}
-		fp, err := dataset.Take(ctx, c, seededKeys)
+		snap, err := dataset.TakeSnapshot(ctx, c, seededKeys)
 		if err != nil {
-			return fmt.Errorf("fingerprint node %q: %w", name, err)
+			return fmt.Errorf("snapshot node %q: %w", name, err)
 		}
-		r.seeded = fp
+		r.seeded = snap
 		r.rep.Data.SeededKeys = int64(sum.Keys)
 		r.rep.Data.SeedSeconds = time.Since(t0).Seconds()
 		fmt.Fprintf(r.log, "seeded node %s with %d keys %v in %.1f s\n", name, sum.Keys, sum.ByType, r.rep.Data.SeedSeconds)
@@ -395,19 +406,27 @@ func (r *rehearsal) check(ctx context.Context) {
 	}
 	if r.keys > 0 && r.final != "" && rep.Data != nil {
 		rep.Data.FinalMaster = r.final
-		rep.Data.Method = "fingerprint of the seeded keys (" + seededKeys.Match + ": scan, type and value per key)"
+		rep.Data.Method = "snapshot after seeding of the seeded keys (" + seededKeys.Match + ": type, value, TTL, hash field TTLs, stream metadata), the function libraries and the ACL users"
 		fc, err := r.client(r.final)
-		var fp dataset.Fingerprint
+		var res dataset.Result
 		if err == nil {
-			fp, err = dataset.Take(vctx, fc, seededKeys)
+			res, err = dataset.CheckSnapshot(vctx, fc, r.seeded, dataset.CompareOptions{})
 		}
 		if err != nil {
-			fail("fingerprint final master %q: %v", r.final, err)
+			fail("check the seeded data on the final master %q: %v", r.final, err)
 		} else {
-			rep.Data.FinalKeys = fp.Keys
-			rep.Data.Equal = fp == r.seeded
+			rep.Data.FinalKeys = res.KeysB
+			rep.Data.Equal = res.Equal
+			for _, n := range res.Notes {
+				fmt.Fprintf(r.log, "data check: %s\n", r.secrets.String(n))
+			}
 			if !rep.Data.Equal {
-				fail("the final master %q does not hold the seeded data: %d keys, %d seeded, fingerprints differ", r.final, fp.Keys, r.seeded.Keys)
+				var diffs []string
+				for _, d := range res.Diffs[:min(5, len(res.Diffs))] {
+					diffs = append(diffs, d.String())
+				}
+				fail("the final master %q does not hold the seeded data: %d of %d seeded keys there, %d difference(s) (TTLs equal within %d ms), e.g. %s",
+					r.final, res.KeysB, res.KeysA, res.DiffCount, res.TTLToleranceMS, strings.Join(diffs, "; "))
 			}
 		}
 	}
@@ -491,7 +510,7 @@ func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
 			})
 		}
 	}
-	return diags
+	return append(diags, checkCredentials(rb)...)
 }
 
 type nodeInfo struct {
@@ -532,15 +551,6 @@ func firstNonZero(vals ...int) int {
 		}
 	}
 	return 0
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func randomHex(n int) string {

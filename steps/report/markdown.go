@@ -30,6 +30,16 @@ func writePlanMarkdown(w io.Writer, p *Plan) error {
 		}
 		ew.printf("\n")
 	}
+	if w := p.Workload; w != nil {
+		ew.printf("\n#### Workload (rehearsal)\n")
+		ew.printf("`%s`, from before the first step to after the last (SIGTERM, then SIGKILL after %s) — `%s`\n", w.Command, w.GracePeriod, w.Source)
+		if w.Description != "" {
+			ew.printf("\n%s\n", w.Description)
+		}
+		for _, e := range w.Env {
+			ew.printf("- env `%s`\n", e)
+		}
+	}
 	ew.printf("\n#### Steps\n")
 	writeMarkdownSteps(ew, p.Steps)
 	if len(p.Rollback) > 0 {
@@ -95,6 +105,15 @@ func writeReportMarkdown(w io.Writer, r *Report) error {
 	}
 	if d := r.Data; d != nil {
 		ew.printf("\nData: %d keys seeded; the final master `%s` holds them unchanged: %v.\n", d.SeededKeys, d.FinalMaster, d.Equal)
+	}
+	if wl := r.Workload; wl != nil {
+		ew.printf("\nWorkload `%s`: %s.\n", wl.Command, wl.Summary())
+		if wl.Error != "" {
+			ew.printf("%s\n", wl.Error)
+		}
+		if wl.OutputTail != "" {
+			ew.printf("\n<details><summary>workload output (last lines)</summary>\n\n```\n%s\n```\n</details>\n", strings.Join(tailLines(wl.OutputTail, 20), "\n"))
+		}
 	}
 	for _, wn := range r.Warnings {
 		ew.printf("\n> **Warning:** %s\n", wn)

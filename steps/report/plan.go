@@ -19,7 +19,21 @@ type Plan struct {
 	Endpoints []PlanEndpoint `json:"endpoints,omitempty"`
 	Steps     []PlanStep     `json:"steps"`
 	Rollback  []PlanStep     `json:"rollback,omitempty"`
-	Warnings  []string       `json:"warnings,omitempty"`
+	// Workload is the rehearsal's workload; nil without one.
+	Workload *PlanWorkload `json:"workload,omitempty"`
+	Warnings []string      `json:"warnings,omitempty"`
+}
+
+// PlanWorkload is the rehearsal's workload in a plan: the program a
+// rehearsal runs through the endpoint from before the first step to after
+// the last.
+type PlanWorkload struct {
+	Source      string `json:"source"` // file:line
+	Description string `json:"description,omitempty"`
+	Command     string `json:"command"`
+	// Env is "NAME = value" per variable, secrets as (sensitive).
+	Env         []string `json:"env,omitempty"`
+	GracePeriod string   `json:"grace_period"`
 }
 
 // PlanValue is a name and its resolved value.
@@ -111,6 +125,13 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 			s.Impl.Check(s, sim)
 		}
 	}
+	if w := rehearsalWorkload(rb); w != nil {
+		cmd, env := rb.WorkloadText()
+		p.Workload = &PlanWorkload{
+			Source:  fmt.Sprintf("%s:%d", w.DeclRange.Filename, w.DeclRange.Start.Line),
+			Command: cmd, Env: env, Description: w.Description, GracePeriod: w.GracePeriod.String(),
+		}
+	}
 	for _, e := range rb.MissingEnv() {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("environment variable %s is not set: apply will need it", e))
 	}
@@ -140,4 +161,11 @@ func planStep(num int, s *dsl.Step, sends []string) PlanStep {
 		ps.Asserts = append(ps.Asserts, text)
 	}
 	return ps
+}
+
+func rehearsalWorkload(rb *dsl.Runbook) *dsl.Workload {
+	if rb.Rehearsal == nil {
+		return nil
+	}
+	return rb.Rehearsal.Workload
 }

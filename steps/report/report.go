@@ -26,6 +26,8 @@ type Report struct {
 	Nodes     []Node            `json:"nodes"`
 	Data      *Data             `json:"data,omitempty"`
 	Traffic   *traffic.Report   `json:"traffic,omitempty"`
+	// Workload is how the rehearsal's workload went; nil without one.
+	Workload *Workload `json:"workload,omitempty"`
 	// Interrupted says what a signal interrupted: a step, or the phase of
 	// the run after the steps; empty when no signal came.
 	Interrupted string `json:"interrupted,omitempty"`

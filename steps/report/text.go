@@ -39,6 +39,17 @@ func writePlanText(w io.Writer, p *Plan) error {
 			ew.printf("\n")
 		}
 	}
+	if w := p.Workload; w != nil {
+		ew.printf("\nWorkload (rehearsal: runs through the endpoint from before the first step to after the last; %s):\n", w.Source)
+		if w.Description != "" {
+			ew.printf("  %s\n", w.Description)
+		}
+		ew.printf("  runs locally: %s\n", w.Command)
+		for _, e := range w.Env {
+			ew.printf("  env %s\n", e)
+		}
+		ew.printf("  stopped after the last step: SIGTERM, then SIGKILL after %s\n", w.GracePeriod)
+	}
 	ew.printf("\nSteps:\n")
 	writeTextSteps(ew, p.Steps)
 	if len(p.Rollback) > 0 {
@@ -128,6 +139,18 @@ func writeReportText(w io.Writer, r *Report) error {
 				kinds = append(kinds, fmt.Sprintf("%s=%d", k, t.ErrorsByKind[k]))
 			}
 			ew.printf("  errors by kind: %s\n", strings.Join(kinds, " "))
+		}
+	}
+	if wl := r.Workload; wl != nil {
+		ew.printf("  workload: %s (%s)\n", wl.Summary(), wl.Command)
+		if wl.Error != "" {
+			ew.printf("    %s\n", wl.Error)
+		}
+		if wl.OutputTail != "" {
+			ew.printf("    last output:\n")
+			for _, l := range tailLines(wl.OutputTail, 10) {
+				ew.printf("    | %s\n", l)
+			}
 		}
 	}
 	for _, wn := range r.Warnings {

@@ -51,6 +51,14 @@ type Endpoint interface {
 	Target() string
 }
 
+// Dialable is an endpoint a program can dial, such as a rehearsal's proxy:
+// Address is host:port. Expressions read it as endpoint.NAME.address and
+// endpoint.NAME.url. A live endpoint repointed by a command does not know
+// the address the application uses.
+type Dialable interface {
+	Address() string
+}
+
 // NodeByAddress finds the node of names whose address is addr.
 func NodeByAddress(t Topology, names []string, addr string) (Node, bool) {
 	for _, name := range names {

@@ -47,6 +47,28 @@ func serverConfig(v redis.Version, port int, password, replicaOf string) string 
 	return b.String()
 }
 
+// userConfig is the line that declares the application's ACL user: the
+// node's password, every key, channel (6.2+; 6.0 has no channel
+// permissions) and command. "" for no user or the default user.
+func userConfig(v redis.Version, user, password string) string {
+	if user == "" || user == "default" {
+		return ""
+	}
+	pass := ">" + password
+	if password == "" {
+		pass = "nopass"
+	}
+	rules := []string{"on", pass, "~*", "+@all"}
+	if v.AtLeast(6, 2) {
+		rules = append(rules, "&*")
+	}
+	line := "user " + quoteConfigArg(user)
+	for _, r := range rules {
+		line += " " + quoteConfigArg(r)
+	}
+	return line + "\n"
+}
+
 // quoteConfigArg quotes s for a redis.conf line: a double-quoted string
 // whose backslash, quote and non-printable bytes are escaped the way the
 // server's parser (sdssplitargs) reads them.

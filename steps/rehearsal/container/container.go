@@ -33,6 +33,7 @@ type Node struct {
 
 	port         int
 	password     string
+	user         string
 	session      string
 	catalog      Catalog
 	dataDir      string
@@ -145,6 +146,7 @@ func newNode(name string, opts []Option) (*Node, error) {
 		Name:         name,
 		port:         o.port,
 		password:     o.password,
+		user:         o.user,
 		session:      o.session,
 		catalog:      *o.catalog,
 		dataDir:      o.dataDir,
@@ -283,7 +285,7 @@ func (n *Node) launch(ctx context.Context, v redis.Version) error {
 func (n *Node) writeConfig(v redis.Version) (string, error) {
 	conf := filepath.Join(n.tmpDir, "server.conf")
 	n.mu.RLock()
-	text := serverConfig(v, n.port, n.password, n.replicaOf)
+	text := serverConfig(v, n.port, n.password, n.replicaOf) + userConfig(v, n.user, n.password)
 	n.mu.RUnlock()
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return "", fmt.Errorf("write server config: %w", err)

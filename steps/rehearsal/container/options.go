@@ -24,6 +24,7 @@ type Option func(*options)
 type options struct {
 	password     string
 	passwordSet  bool
+	user         string
 	catalog      *Catalog
 	port         int
 	session      string
@@ -74,4 +75,11 @@ func WithStartTimeout(d time.Duration) Option {
 // discarded by default.
 func WithLogger(l Logger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+// WithUser adds an ACL user to the node's configuration with the node's
+// password and every permission, next to the default user: the user the
+// runbook's application authenticates as. "" and "default" add none.
+func WithUser(name string) Option {
+	return func(o *options) { o.user = name }
 }

@@ -6,16 +6,18 @@ package proxy
 type class uint8
 
 const (
-	classPlain    class = iota // no connection state
-	classSession               // replayable state: HELLO, AUTH, SELECT, CLIENT SETNAME ...
-	classStateful              // state the proxy cannot replay: CLIENT TRACKING ...
-	classMulti                 // MULTI
-	classEndTx                 // EXEC, DISCARD
-	classWatch                 // WATCH
-	classUnwatch               // UNWATCH
-	classReset                 // RESET
-	classStream                // SUBSCRIBE, MONITOR, CLIENT REPLY: not one reply per command
-	classBlocking              // BLPOP, XREAD BLOCK ...: may wait for a write that never comes
+	classPlain     class = iota // no connection state
+	classSession                // replayable state: HELLO, AUTH, SELECT, CLIENT SETNAME ...
+	classStateful               // state the proxy cannot replay: CLIENT TRACKING ...
+	classMulti                  // MULTI
+	classEndTx                  // EXEC, DISCARD
+	classWatch                  // WATCH
+	classUnwatch                // UNWATCH
+	classReset                  // RESET
+	classStream                 // MONITOR, CLIENT REPLY, SSUBSCRIBE: not one reply per command
+	classSubscribe              // SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE: not one reply per command, replayable
+	classPing                   // PING, QUIT: no state; what a subscriber may send besides (un)subscribing
+	classBlocking               // BLPOP, XREAD BLOCK ...: may wait for a write that never comes
 )
 
 // classify names the class of a command from its first two arguments.
@@ -36,9 +38,13 @@ func classify(name, sub []byte) class {
 		return classUnwatch
 	case eq(name, "RESET"):
 		return classReset
-	case eq(name, "SUBSCRIBE"), eq(name, "PSUBSCRIBE"), eq(name, "SSUBSCRIBE"),
+	case eq(name, "SUBSCRIBE"), eq(name, "PSUBSCRIBE"), eq(name, "UNSUBSCRIBE"), eq(name, "PUNSUBSCRIBE"):
+		return classSubscribe
+	case eq(name, "SSUBSCRIBE"), eq(name, "SUNSUBSCRIBE"),
 		eq(name, "MONITOR"), eq(name, "SYNC"), eq(name, "PSYNC"):
 		return classStream
+	case eq(name, "PING"), eq(name, "QUIT"):
+		return classPing
 	case eq(name, "CLIENT"):
 		return classifyClient(sub)
 	case eq(name, "BLPOP"), eq(name, "BRPOP"), eq(name, "BLMOVE"), eq(name, "BRPOPLPUSH"), eq(name, "BLMPOP"),

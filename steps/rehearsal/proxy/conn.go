@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +21,14 @@ const (
 	// retireTimeout bounds how long a connection whose client waits in a
 	// blocking command stays on the old backend after a Repoint.
 	retireTimeout = 10 * time.Second
+	// maxTx and maxTxBytes bound the commands of an open transaction kept
+	// to replay it on a new backend.
+	maxTx      = 256
+	maxTxBytes = 256 << 10
+	// maxSubs and maxSubsBytes bound the channels and patterns kept to
+	// subscribe a subscriber again on a new backend.
+	maxSubs      = 4096
+	maxSubsBytes = 256 << 10
 )
 
 var errConnClosed = errors.New("proxy: connection closed")
@@ -33,8 +43,12 @@ type conn struct {
 	cw     *bufio.Writer // replies; the reading goroutine of the current session only
 	done   chan struct{} // closed by teardown
 
-	// Guarded by p.mu. sess is written only by the serve goroutine.
-	sess          *session
+	// sess is the current backend session. It changes under p.mu: by the
+	// serve goroutine, or by Repoint when it moves a subscriber while the
+	// serve goroutine writes nothing (see copying).
+	sess atomic.Pointer[session]
+
+	// Guarded by p.mu.
 	closed        bool
 	inflight      int64      // commands forwarded and not yet answered
 	parked        int64      // of those, blocking commands: Hold does not wait for them
@@ -46,6 +60,25 @@ type conn struct {
 	clientGone    bool       // the client left with commands in flight; draining them
 	handshake     [][]byte   // replayable state commands that succeeded, in order
 	handshakeSize int
+
+	// An open transaction, as sent (the server's view is inTx): MULTI and
+	// the commands queued after it, replayed on a new backend by a move.
+	txOpen   bool // MULTI forwarded, EXEC, DISCARD or RESET not yet
+	txCmds   [][]byte
+	txSize   int
+	txBroken bool // not replayable: too big, nested MULTI ...
+
+	// A subscriber: untracked because of (P)SUBSCRIBE or (P)UNSUBSCRIBE,
+	// its state is the channels and patterns it subscribed to, which a
+	// move subscribes to again on the new backend.
+	subscriber bool
+	subsBroken bool // it sent something else (MONITOR, a GET in RESP3 ...), or too much
+	channels   map[string]struct{}
+	patterns   map[string]struct{}
+	subsSize   int
+	// copying: the serve goroutine of an untracked connection is writing
+	// a command to the backend (Hold does not wait for those).
+	copying bool
 }
 
 // pending is a forwarded command waiting for its reply.
@@ -76,8 +109,10 @@ func (c *conn) serve() {
 			c.teardown()
 			return
 		}
+		cl := classPlain
 		n, raw, err := q.Next(s.bw, func(name, sub []byte) bool {
-			return c.classified(e, classify(name, sub))
+			cl = classify(name, sub)
+			return c.classified(e, cl)
 		})
 		if err != nil {
 			// The client left mid-request or sent something that is not
@@ -88,14 +123,22 @@ func (c *conn) serve() {
 		if n == 0 {
 			c.unadmit(e)
 		}
-		if raw != nil {
-			c.p.mu.Lock()
-			e.raw = raw
-			c.p.mu.Unlock()
-		}
+		c.record(e, cl, raw)
 		if err := q.Release(); err != nil || s.sw.err != nil {
 			c.teardown()
 			return
+		}
+		if e == nil || cl == classStream || cl == classSubscribe {
+			// Untracked: nothing waits for the reply, so send it now,
+			// and tell Repoint the backend writer is idle.
+			err := s.bw.Flush()
+			c.p.mu.Lock()
+			c.copying = false
+			c.p.mu.Unlock()
+			if err != nil {
+				c.teardown()
+				return
+			}
 		}
 	}
 }
@@ -112,7 +155,7 @@ func (c *conn) admit() (*session, *pending, error) {
 			p.mu.Unlock()
 			return nil, nil, errConnClosed
 		}
-		s := c.sess
+		s := c.sess.Load()
 		if hold := p.hold; hold != nil {
 			if !waited {
 				waited = true
@@ -149,6 +192,8 @@ func (c *conn) admit() (*session, *pending, error) {
 			c.queue = append(c.queue, e)
 			c.inflight++
 			p.addInflight(1)
+		} else {
+			c.copying = true
 		}
 		p.stats.Commands++
 		p.mu.Unlock()
@@ -178,24 +223,117 @@ func (c *conn) classified(e *pending, cl class) (keep bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e == nil || c.untracked {
+		// A subscriber may (un)subscribe and PING; anything else makes
+		// its state one the proxy does not follow.
+		switch cl {
+		case classSubscribe:
+			return c.subscriber
+		case classPing:
+		default:
+			c.subsBroken = true
+		}
 		return false
 	}
 	e.class = cl
 	switch cl {
-	case classStream:
+	case classStream, classSubscribe:
 		// Replies no longer match commands one to one: stop counting this
-		// connection. Hold does not wait for it; Repoint closes it.
+		// connection. Hold does not wait for it; Repoint moves it by
+		// subscribing again (see moveSubscriber) or closes it.
 		c.untracked = true
+		c.copying = true
 		p.addInflight(-(c.inflight - c.parked))
 		c.inflight, c.parked = 0, 0
 		c.queue = nil
+		c.subscriber = cl == classSubscribe && !c.txOpen
+		c.subsBroken = !c.subscriber
+		return c.subscriber
 	case classBlocking:
 		// A blocking command may wait for ever (BLPOP k 0): Hold does not
 		// wait for it. Repoint retires its connection (see retire).
 		c.parked++
 		p.addInflight(-1)
+	case classMulti:
+		return true
 	}
-	return cl == classSession
+	return cl == classSession || c.txOpen
+}
+
+// record keeps what a move needs to replay, before the request reaches the
+// server: a state command's bytes, the commands of an open transaction, a
+// subscriber's channels and patterns. raw is the whole request when
+// classified asked for it and it was small enough.
+func (c *conn) record(e *pending, cl class, raw []byte) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.untracked {
+		if cl == classSubscribe && c.subscriber && !c.subsBroken {
+			c.subsBroken = !c.updateSubs(raw)
+		}
+		return
+	}
+	if e == nil {
+		return
+	}
+	if cl == classSession {
+		e.raw = raw
+	}
+	switch {
+	case cl == classMulti:
+		c.txBroken = c.txOpen || raw == nil // MULTI inside MULTI is refused; the first one stands
+		c.txOpen = true
+		c.txCmds, c.txSize = [][]byte{raw}, len(raw)
+	case cl == classEndTx || cl == classReset:
+		c.txOpen, c.txBroken = false, false
+		c.txCmds, c.txSize = nil, 0
+	case c.txOpen && !c.txBroken:
+		c.txSize += len(raw)
+		if raw == nil || len(c.txCmds) >= maxTx || c.txSize > maxTxBytes {
+			c.txBroken = true
+			c.txCmds, c.txSize = nil, 0
+			break
+		}
+		c.txCmds = append(c.txCmds, raw)
+	}
+}
+
+// updateSubs applies a (P)(UN)SUBSCRIBE request to the subscriber's sets
+// and reports whether they are still known and small enough; p.mu is held.
+func (c *conn) updateSubs(raw []byte) bool {
+	args, ok := parseRequest(raw)
+	if !ok || len(args) == 0 {
+		return false
+	}
+	if c.channels == nil {
+		c.channels, c.patterns = map[string]struct{}{}, map[string]struct{}{}
+	}
+	set := c.channels
+	if eq(args[0], "PSUBSCRIBE") || eq(args[0], "PUNSUBSCRIBE") {
+		set = c.patterns
+	}
+	switch {
+	case eq(args[0], "SUBSCRIBE"), eq(args[0], "PSUBSCRIBE"):
+		for _, a := range args[1:] {
+			if _, ok := set[string(a)]; !ok {
+				set[string(a)] = struct{}{}
+				c.subsSize += len(a)
+			}
+		}
+	case len(args) == 1: // UNSUBSCRIBE or PUNSUBSCRIBE from every channel or pattern
+		for k := range set {
+			c.subsSize -= len(k)
+		}
+		clear(set)
+	default:
+		for _, a := range args[1:] {
+			if _, ok := set[string(a)]; ok {
+				delete(set, string(a))
+				c.subsSize -= len(a)
+			}
+		}
+	}
+	return len(c.channels)+len(c.patterns) <= maxSubs && c.subsSize <= maxSubsBytes
 }
 
 // apply updates the connection state with the reply to e; p.mu is held.
@@ -230,10 +368,35 @@ func (c *conn) apply(e *pending, ok bool) {
 }
 
 // movable reports whether the connection can move to a new backend without
-// its client noticing; p.mu is held.
+// its client noticing; p.mu is held. A connection inside MULTI moves when
+// the proxy holds the transaction's commands: the move replays them.
 func (c *conn) movable() bool {
-	return !c.closed && !c.untracked && !c.tainted && !c.inTx && !c.watching &&
+	return !c.closed && !c.untracked && !c.tainted && (!c.inTx || c.txReplayable()) && !c.watching &&
 		!c.clientGone && c.inflight == 0
+}
+
+// txReplayable reports whether the open transaction can be replayed on a
+// new backend; p.mu is held.
+func (c *conn) txReplayable() bool {
+	return c.inTx && c.txOpen && !c.txBroken && len(c.txCmds) > 0
+}
+
+// resubscribable reports whether Repoint can move a subscriber by
+// subscribing again to its channels and patterns on the new backend;
+// p.mu is held.
+func (c *conn) resubscribable() bool {
+	return !c.closed && c.untracked && c.subscriber && !c.subsBroken && !c.tainted && !c.inTx &&
+		!c.watching && !c.clientGone && !c.copying
+}
+
+// replayState is the commands a moved connection sends to its new backend
+// before the client's next one: the handshake, then an open transaction;
+// p.mu is held.
+func (c *conn) replayState() [][]byte {
+	if !c.txReplayable() {
+		return c.handshake
+	}
+	return slices.Concat(c.handshake, c.txCmds)
 }
 
 // parkedOnly reports whether the only commands in flight are blocking ones;
@@ -247,12 +410,12 @@ func (c *conn) parkedOnly() bool {
 // Repoint happened meanwhile; the caller tries again.
 func (c *conn) connect(target string, gen uint64) error {
 	p := c.p
-	old := c.sess
+	old := c.sess.Load()
 	if old != nil {
 		<-old.done // its reader no longer writes to the client
 	}
 	p.mu.Lock()
-	handshake := c.handshake
+	handshake := c.replayState()
 	p.mu.Unlock()
 	nc, err := net.DialTimeout("tcp", target, p.cfg.dialTimeout)
 	if err != nil {
@@ -289,7 +452,7 @@ func (c *conn) attach(s *session, old *session) error {
 		}
 		return nil
 	}
-	c.sess = s
+	c.sess.Store(s)
 	p.stats.Dials++
 	if old != nil {
 		p.stats.Redialed++
@@ -308,7 +471,7 @@ func (c *conn) attach(s *session, old *session) error {
 func (c *conn) clientDone() {
 	p := c.p
 	p.mu.Lock()
-	s := c.sess
+	s := c.sess.Load()
 	drain := !c.closed && s != nil && !s.detached && c.inflight > 0
 	c.clientGone = drain
 	p.mu.Unlock()
@@ -338,7 +501,7 @@ func (c *conn) teardown() {
 		c.inflight, c.parked = 0, 0
 	}
 	c.queue = nil
-	s := c.sess
+	s := c.sess.Load()
 	p.mu.Unlock()
 	close(c.done)
 	c.client.Close()
@@ -350,7 +513,7 @@ func (c *conn) teardown() {
 // flushBackend sends what was forwarded; it runs on the serve goroutine
 // before each read from the client.
 func (c *conn) flushBackend() {
-	if s := c.sess; s != nil {
+	if s := c.sess.Load(); s != nil {
 		s.bw.Flush()
 	}
 }

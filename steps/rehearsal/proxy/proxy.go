@@ -40,12 +40,18 @@ type Stats struct {
 	HeldFor   time.Duration `json:"held_for"`   // length of the last hold (so far, if one is in force)
 	DrainedIn time.Duration `json:"drained_in"` // how long the last Hold waited for in-flight commands
 	Repoints  int64         `json:"repoints"`
-	Closed    int64         `json:"closed"`     // client connections closed by Repoint
-	Retiring  int64         `json:"retiring"`   // client connections Repoint left to finish a blocking command on the old backend
-	Retired   int64         `json:"retired"`    // of those, connections that got their answer or were closed
-	Redialed  int64         `json:"redialed"`   // client connections moved to a new backend by replaying their handshake
-	Dials     int64         `json:"dials"`      // backend connections opened
-	DialFails int64         `json:"dial_fails"` // backend dials or handshake replays that failed
+	Closed    int64         `json:"closed"`   // client connections closed by Repoint
+	Retiring  int64         `json:"retiring"` // client connections Repoint left to finish a blocking command on the old backend
+	Retired   int64         `json:"retired"`  // of those, connections that got their answer or were closed
+	Redialed  int64         `json:"redialed"` // client connections moved to a new backend by replaying their handshake
+	// Resubscribed counts subscriber connections moved by subscribing
+	// again on the new backend; DrainTimeouts those whose old backend did
+	// not answer the marker within drainWait (a 6.0 server paused for
+	// every client).
+	Resubscribed  int64 `json:"resubscribed"`
+	DrainTimeouts int64 `json:"drain_timeouts"`
+	Dials         int64 `json:"dials"`      // backend connections opened
+	DialFails     int64 `json:"dial_fails"` // backend dials or handshake replays that failed
 }
 
 // Listen starts a proxy on addr (e.g. "127.0.0.1:0") that forwards to target.
@@ -136,23 +142,31 @@ func (p *Proxy) Release() {
 // command is forwarded to the old backend after Repoint returns. A client
 // connection bound to the old backend is moved to the new one when that is
 // invisible to its client (no command in flight, only replayable connection
-// state); otherwise it is closed, as a load balancer does when a backend is
+// state, an open transaction whose commands the proxy holds); a subscriber
+// is moved by subscribing again on the new backend before Repoint returns;
+// otherwise it is closed, as a load balancer does when a backend is
 // removed. See the package documentation.
 func (p *Proxy) Repoint(target string) {
 	p.mu.Lock()
 	p.target = target
 	p.gen++
+	gen := p.gen
 	p.stats.Repoints++
 	var closing []*conn
 	var detached, retiring []*session
+	var subscribers []subMove
 	for c := range p.conns {
-		s := c.sess
+		s := c.sess.Load()
 		if s == nil || s.detached {
 			continue
 		}
 		if p.cfg.redial && c.movable() {
 			s.detached = true
 			detached = append(detached, s)
+			continue
+		}
+		if p.cfg.redial && c.resubscribable() {
+			subscribers = append(subscribers, c.newSubMove(s))
 			continue
 		}
 		if c.parkedOnly() {
@@ -176,6 +190,20 @@ func (p *Proxy) Repoint(target string) {
 	for _, c := range closing {
 		c.teardown()
 	}
+	// Subscribers are subscribed on the new target before Repoint returns,
+	// that is before the hold ends and a PUBLISH can reach it.
+	var wg sync.WaitGroup
+	for _, m := range subscribers {
+		wg.Go(func() {
+			if err := m.c.moveSubscriber(m, target, gen); err != nil {
+				p.mu.Lock()
+				p.stats.Closed++
+				p.mu.Unlock()
+				m.c.teardown()
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Close stops listening and closes every connection. A hold in force ends.

@@ -59,6 +59,16 @@ func (c *rawClient) read() (string, error) {
 	return out.String(), err
 }
 
+// read1 returns the next reply, failing the test on errors.
+func (c *rawClient) read1() string {
+	c.t.Helper()
+	reply, err := c.read()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return reply
+}
+
 // do sends a command and returns its reply, failing the test on errors.
 func (c *rawClient) do(args ...string) string {
 	c.t.Helper()
@@ -86,7 +96,8 @@ func expectEOF(t *testing.T, c *rawClient, what string) {
 }
 
 // Repoint moves connections whose state it can replay (HELLO 3 with AUTH,
-// SELECT, CLIENT SETNAME) and closes the others (inside MULTI, subscribed).
+// SELECT, CLIENT SETNAME, an open transaction, subscriptions) and closes
+// the others (CLIENT TRACKING).
 func TestRepointReplaysHandshake(t *testing.T) {
 	pw := redistest.RandomPassword()
 	a := redistest.Start(t, redistest.WithPassword(pw))
@@ -116,12 +127,15 @@ func TestRepointReplaysHandshake(t *testing.T) {
 	sub := dialRaw(t, p.Addr())
 	expectPrefix(t, "AUTH", sub.do("AUTH", pw), "+OK")
 	expectPrefix(t, "SUBSCRIBE", sub.do("SUBSCRIBE", "news"), "*3")
+	expectPrefix(t, "PSUBSCRIBE", sub.do("PSUBSCRIBE", "n*", "x*"), "*3")
+	expectPrefix(t, "PSUBSCRIBE", sub.read1(), "*3")
+	expectPrefix(t, "PUNSUBSCRIBE", sub.do("PUNSUBSCRIBE", "x*"), "*3")
 
 	// Nothing in flight: no hold needed for this test, once the proxy has
 	// counted the last reply (it reaches the client a moment before).
 	waitSettled(t, p)
 	p.Repoint(b.Addr)
-	if st := p.Stats(); st.Closed != 3 || st.InFlight != 0 {
+	if st := p.Stats(); st.Closed != 1 || st.Resubscribed != 1 || st.InFlight != 0 {
 		t.Fatalf("after Repoint: %+v", st)
 	}
 
@@ -145,11 +159,38 @@ func TestRepointReplaysHandshake(t *testing.T) {
 		}
 	}
 
-	inTx.send("EXEC")
-	expectEOF(t, inTx, "EXEC of a transaction cut by Repoint")
-	expectEOF(t, sub, "subscriber after Repoint")
+	// The transaction opened on A runs whole on B.
+	if got := inTx.do("EXEC"); got != "*1\r\n+OK\r\n" {
+		t.Fatalf("EXEC of a transaction moved by Repoint: %q", got)
+	}
+	for _, tc := range []struct {
+		srv  *redistest.Server
+		want string
+	}{{a, ""}, {b, "1"}} {
+		c := redis.NewClient(&redis.Options{Addr: tc.srv.Addr, Password: pw})
+		got, _ := c.Get(ctx, "tx").Result()
+		c.Close()
+		if got != tc.want {
+			t.Fatalf("tx on %s: %q, want %q", tc.srv.Addr, got, tc.want)
+		}
+	}
+	// The subscriber gets what B publishes, once per subscription, and
+	// nothing from A.
+	cb := redis.NewClient(&redis.Options{Addr: b.Addr, Password: pw})
+	defer cb.Close()
+	ca := redis.NewClient(&redis.Options{Addr: a.Addr, Password: pw})
+	defer ca.Close()
+	if n, err := ca.Publish(ctx, "news", "from-a").Result(); err != nil || n != 0 {
+		t.Fatalf("PUBLISH on A after Repoint: %d receivers, %v", n, err)
+	}
+	if n, err := cb.Publish(ctx, "news", "from-b").Result(); err != nil || n != 2 {
+		t.Fatalf("PUBLISH on B after Repoint: %d receivers, %v", n, err)
+	}
+	expectPrefix(t, "message", sub.read1(), "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$6\r\nfrom-b")
+	expectPrefix(t, "pmessage", sub.read1(), "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$6\r\nfrom-b")
+	expectPrefix(t, "PING", sub.do("PING"), "*2\r\n$4\r\npong")
 	expectEOF(t, tracker, "CLIENT TRACKING after Repoint")
-	if st := p.Stats(); st.Redialed != 1 || st.Active != 1 {
+	if st := p.Stats(); st.Redialed != 2 || st.Resubscribed != 1 || st.Active != 3 {
 		t.Fatalf("stats %+v", st)
 	}
 }

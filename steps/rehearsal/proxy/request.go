@@ -183,3 +183,39 @@ func (h *holdWriter) release() error {
 	_, err := h.dst.Write(h.buf)
 	return err
 }
+
+// parseRequest splits a whole request as the request reader kept it (a
+// RESP array of bulk strings, or an inline command) into its arguments.
+func parseRequest(raw []byte) ([][]byte, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	if raw[0] != '*' {
+		return bytes.Fields(raw), true
+	}
+	line, rest, ok := bytes.Cut(raw[1:], []byte("\r\n"))
+	if !ok {
+		return nil, false
+	}
+	n, err := parseLen(line)
+	if err != nil || n < 0 || n > int64(len(raw)) {
+		return nil, false
+	}
+	args := make([][]byte, 0, n)
+	for range n {
+		if len(rest) == 0 || rest[0] != '$' {
+			return nil, false
+		}
+		line, after, ok := bytes.Cut(rest[1:], []byte("\r\n"))
+		if !ok {
+			return nil, false
+		}
+		size, err := parseLen(line)
+		if err != nil || size < 0 || int64(len(after)) < size+2 {
+			return nil, false
+		}
+		args = append(args, after[:size])
+		rest = after[size+2:]
+	}
+	return args, len(rest) == 0
+}

@@ -23,6 +23,17 @@ type session struct {
 	// retiring is set by Repoint (guarded by p.mu) on a connection whose
 	// only commands in flight block on the old backend: see retire.
 	retiring bool
+	// drainTok is set by Repoint (guarded by p.mu) on the old session of a
+	// subscriber it moved: the end of the reply to its marker PING. See
+	// drain.
+	drainTok []byte
+
+	// after, when set, is closed when the previous session's reader is
+	// done writing to the client: this session's reader waits for it.
+	after <-chan struct{}
+	// quiet stops settle while a goroutine other than the reader uses br
+	// (resubscribe, while the previous reader may still write to the client).
+	quiet bool
 }
 
 func newSession(c *conn, nc net.Conn, gen uint64) *session {
@@ -39,13 +50,21 @@ func newSession(c *conn, nc net.Conn, gen uint64) *session {
 func (s *session) readReplies() {
 	defer s.c.p.wg.Done()
 	defer close(s.done)
+	if s.after != nil {
+		<-s.after
+	}
 	f := frameReader{r: s.br, w: s.c.cw}
 	for {
 		// Wait for the next reply without consuming it: Repoint wakes a
 		// retiring session with a read deadline, at a reply boundary.
 		_, perr := s.br.Peek(1)
-		if s.isRetiring() {
+		retiring, tok := s.moving()
+		if retiring {
 			s.retire()
+			return
+		}
+		if tok != nil {
+			s.drain(tok)
 			return
 		}
 		if perr != nil {
@@ -54,6 +73,12 @@ func (s *session) readReplies() {
 		}
 		k, err := f.Value()
 		if err != nil {
+			if _, tok := s.moving(); tok != nil {
+				// Cut in the middle of a value the client has in
+				// part: it cannot be kept in step.
+				s.c.teardown()
+				return
+			}
 			s.stop()
 			return
 		}
@@ -63,11 +88,12 @@ func (s *session) readReplies() {
 	}
 }
 
-func (s *session) isRetiring() bool {
+// moving reports whether Repoint retires this session or drains it.
+func (s *session) moving() (retiring bool, drainTok []byte) {
 	p := s.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return s.retiring
+	return s.retiring, s.drainTok
 }
 
 // retire ends a session Repoint left on the old backend because its client
@@ -116,6 +142,9 @@ func (s *session) retire() {
 // settle delivers the replies read so far and counts their commands as
 // answered. It runs on the goroutine that reads the backend, before it reads.
 func (s *session) settle() {
+	if s.quiet {
+		return
+	}
 	c := s.c
 	c.cw.Flush()
 	if len(s.kinds) == 0 {
