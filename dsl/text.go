@@ -62,17 +62,13 @@ func (r *Runbook) readsSensitive(expr hcl.Expression) bool {
 			if len(tr) < 3 {
 				continue
 			}
-			if traverserName(tr[2]) == "url" {
-				return r.anyPassword()
+			if traverserName(tr[2]) == "url" && r.anyPassword() {
+				return true
 			}
 		}
 	}
 	return false
 }
-
-// ReadsSensitive reports whether expr reads a secret (see ArgText): a plan
-// shows such a value as (sensitive).
-func (r *Runbook) ReadsSensitive(expr hcl.Expression) bool { return r.readsSensitive(expr) }
 
 // traverserName is the name a traversal step selects: .NAME or ["NAME"].
 func traverserName(t hcl.Traverser) string {

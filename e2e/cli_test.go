@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,8 +73,12 @@ func TestPlanShowsResolvedValuesAndPointOfNoReturn(t *testing.T) {
 		}
 		if format == "json" {
 			var p report.Plan
-			if err := json.Unmarshal([]byte(res.stdout), &p); err != nil || len(p.Steps) != 9 || p.Steps[5].Kind != "switchover" || len(p.Steps[5].Sends) == 0 || p.Steps[5].PointOfNoReturn == "" {
-				t.Errorf("json plan: %v\n%s", err, res.stdout)
+			if err := json.Unmarshal([]byte(res.stdout), &p); err != nil || len(p.Steps) != 10 {
+				t.Fatalf("json plan: %v, want 10 steps\n%s", err, res.stdout)
+			}
+			i := slices.IndexFunc(p.Steps, func(s report.PlanStep) bool { return s.Kind == "switchover" })
+			if i < 0 || len(p.Steps[i].Sends) == 0 || p.Steps[i].PointOfNoReturn == "" {
+				t.Errorf("json plan: the switchover step lacks what it sends or its point of no return\n%s", res.stdout)
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,18 +22,44 @@ import (
 // consumers, XREAD BLOCK 0, RESP2 and RESP3 subscribers, MULTI/EXEC,
 // redis-benchmark -P 16, a RESP3 client), from the endpoint's first log
 // line to the last step. The main table shows the switchover's stall with
-// the mix running; printMixes prints what each client saw. The mix runs in
-// db 5 (its job queue in db 0): the verify steps compare db 0 under live
-// writes, and a counter written every 5 ms can differ in each recheck.
+// the mix running; printMixes prints what each client saw. The mix writes
+// in db 5 (its job queue in db 0), so that every connection it moves
+// carries a SELECT.
 const mixLabel = "replica-swap + client mix"
 
+// mixPrefix starts the mix's keys, which the mix row's runbook leaves out
+// of its verify steps: a counter or a stream written every 5 ms can differ
+// at each look of a comparison under live writes. The mix checks them
+// itself on the final master.
+const mixPrefix = "clientmix:"
+
+// init adds the mix row after the others: runbooks/replica-swap.hcl with
+// exclude = ["clientmix:*"] in its verify steps, written to a temporary
+// file.
 func init() {
 	for _, r := range runbooks {
-		if r.path == "runbooks/replica-swap.hcl" && !r.jobs {
-			r.label = mixLabel
-			runbooks = append(runbooks, r)
-			return
+		if r.path != "runbooks/replica-swap.hcl" || r.jobs {
+			continue
 		}
+		src, err := os.ReadFile(r.path)
+		if err != nil {
+			fail(err)
+		}
+		out, _, err := clientmix.ExcludeFromVerify(src, mixPrefix)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", r.path, err))
+		}
+		dir, err := os.MkdirTemp("", "understudy-bench-")
+		if err != nil {
+			fail(err)
+		}
+		r.path = filepath.Join(dir, "replica-swap-client-mix.hcl")
+		if err := os.WriteFile(r.path, out, 0o644); err != nil {
+			fail(err)
+		}
+		r.label = mixLabel
+		runbooks = append(runbooks, r)
+		return
 	}
 }
 
@@ -87,7 +115,7 @@ func (w *mixWatch) Write(b []byte) (int, error) {
 		w.buf = w.buf[i+1:]
 		switch {
 		case w.mix == nil && w.err == nil && endpointRe.MatchString(line):
-			w.mix, w.err = clientmix.Start(context.Background(), clientmix.Options{Addr: endpointRe.FindStringSubmatch(line)[1], Password: w.password, DB: 5,
+			w.mix, w.err = clientmix.Start(context.Background(), clientmix.Options{Addr: endpointRe.FindStringSubmatch(line)[1], Password: w.password, DB: 5, Prefix: mixPrefix,
 				Bench: clientmix.Bench{Tests: w.benchTests}})
 		case w.mix == nil || w.res != nil:
 		case switchStartRe.MatchString(line):
@@ -116,7 +144,7 @@ func (w *mixWatch) across() string {
 	}
 	spanned := false
 	for _, r := range w.mix.BenchRuns() {
-		spanned = spanned || !r.Failed && r.Start.Before(w.switchAt) && (r.End.IsZero() || r.End.After(w.switchAt.Add(200*time.Millisecond)))
+		spanned = spanned || !r.Failed && r.Start.Before(w.switchAt) && (r.End.IsZero() || r.Stopped || r.End.After(w.switchAt.Add(200*time.Millisecond)))
 	}
 	b, a := w.before, w.after
 	switch {

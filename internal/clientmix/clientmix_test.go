@@ -54,3 +54,18 @@ func TestMixWithoutServer(t *testing.T) {
 	}
 	t.Logf("stopped in %v: %v", time.Since(start), r.Err())
 }
+
+func TestExcludeFromVerify(t *testing.T) {
+	src := "step \"assert\" \"a\" {\n}\n\nstep \"verify\" \"same\" {\n  a = node.new\n}\n  step \"verify\" \"back\" {\n  }\n"
+	out, n, err := clientmix.ExcludeFromVerify([]byte(src), "clientmix:")
+	if err != nil || n != 2 {
+		t.Fatalf("%d, %v", n, err)
+	}
+	want := "step \"assert\" \"a\" {\n}\n\nstep \"verify\" \"same\" {\n  exclude = [\"clientmix:*\"]\n  a = node.new\n}\n  step \"verify\" \"back\" {\n    exclude = [\"clientmix:*\"]\n  }\n"
+	if string(out) != want {
+		t.Fatalf("got\n%s", out)
+	}
+	if _, _, err := clientmix.ExcludeFromVerify([]byte("step \"assert\" \"a\" {\n}\n"), "x"); err == nil {
+		t.Fatal("no error without a verify step")
+	}
+}

@@ -104,6 +104,12 @@ step "wait" "initial_sync" {
   }
 }
 
+step "copy_users" "acl" {
+  description = "ACL users are not replicated: the new node gets the old master's users before it takes the application."
+  from        = node.old
+  to          = node.new
+}
+
 step "exec" "replication_healthy" {
   description = "The team's own replication check, from both sides: the replica is online on the master, its link is up, it is not syncing, its offset is close."
   command     = [var.python, "checks/verify_replication.py"]

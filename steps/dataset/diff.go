@@ -36,7 +36,7 @@ func recordDiff(a, b *keyRec, la, lb string) string {
 	if a.typ == typeNone {
 		return ""
 	}
-	if !comparable(a.typ) {
+	if !readable(a.typ) {
 		return fmt.Sprintf("type %s not comparable", a.typ)
 	}
 	if a.value != b.value {

@@ -111,9 +111,14 @@
 // COUNT of up to 1 000 elements (fewer when MEMORY USAGE says they are big),
 // HSCAN and SSCAN with COUNT 1 000. HPEXPIRETIME takes up to 1 000 fields,
 // XPENDING up to 1 000 entries per call. HSCAN COUNT 1000 on a hash of a
-// million fields takes about 1 ms on an idle server (2 ms median, 3.5 ms
-// p90 on the loaded two-CPU test machine); a writer's longest gap while
-// Compare read such a hash and a 10 MB string was STALL_FIGURE.
+// million fields takes 0.9 ms at best on the server (SLOWLOG; 2 ms median,
+// 3.5 ms p90 on the shared two-CPU test machine at a load average of 6).
+// There, a writer (PING and SET in a process of its own, TestCompareStall)
+// waited at most 17 to 38 ms for a reply while Compare read such a hash and
+// a 10 MB string from its master and a replica, against 6 to 15 ms while
+// nothing ran: on that machine the figure is mostly CPU scheduling (O(1)
+// commands such as XINFO STREAM also took up to 28 ms). The old whole-value
+// reads stalled it 402 ms, DEBUG DIGEST 1 522 ms.
 //
 // Memory stays bounded: the records of one batch (fixed-size hashes, no
 // values), one pipeline's replies, a 16-byte hash per key to drop the

@@ -72,9 +72,9 @@ func newFieldTTLs(s *setSum) *fieldTTLs {
 	return &fieldTTLs{n: s.n, sum: s.digest("hash field ttls")}
 }
 
-// comparable reports whether the value of a key of type typ can be read
+// readable reports whether the value of a key of type typ can be read
 // and hashed.
-func comparable(typ string) bool {
+func readable(typ string) bool {
 	switch typ {
 	case TypeString, TypeHash, TypeList, TypeSet, TypeZSet, TypeStream:
 		return true
@@ -115,7 +115,8 @@ func (r *reader) read(ctx context.Context, keys []string) ([]keyRec, error) {
 
 // readMeta reads TYPE and PTTL of keys in one pipeline between two TIME
 // commands, which give the server's time of every PTTL within the time the
-// pipeline took on the server.
+// pipeline took on the server. Where TIME is refused (ACL), the client's
+// clock around the pipeline stands in.
 func (r *reader) readMeta(ctx context.Context, keys []string, recs []keyRec) error {
 	pipe := r.s.c.Pipeline()
 	t0 := pipe.Time(ctx)
@@ -126,13 +127,18 @@ func (r *reader) readMeta(ctx context.Context, keys []string, recs []keyRec) err
 		ttls[i] = pipe.Do(ctx, "PTTL", k)
 	}
 	t1 := pipe.Time(ctx)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("type and pttl: %w", err)
-	}
+	sent := time.Now()
+	_, _ = pipe.Exec(ctx) // errors are looked at per command
 	start, end := t0.Val().UnixMicro(), t1.Val().UnixMicro()
+	if t0.Err() != nil || t1.Err() != nil {
+		start, end = sent.UnixMicro(), time.Now().UnixMicro()
+	}
 	readAt := (start + end) / 2000
 	slack := (end-start+1999)/2000 + 1
 	for i := range keys {
+		if err := types[i].Err(); err != nil {
+			return fmt.Errorf("type %q: %w", keys[i], err)
+		}
 		ttl, err := ttls[i].Int64()
 		if err != nil {
 			return fmt.Errorf("pttl %q: %w", keys[i], err)
@@ -273,7 +279,7 @@ func (r *reader) readValues(ctx context.Context, keys []string, recs []keyRec) e
 	}
 	for i := range keys {
 		rec := &recs[i]
-		if !comparable(rec.typ) {
+		if !readable(rec.typ) {
 			continue
 		}
 		if big(rec) {

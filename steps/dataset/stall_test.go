@@ -147,10 +147,10 @@ func TestCompareStall(t *testing.T) {
 	srvB, b := server(t, samePassword)
 	start := time.Now()
 	writeBigKeys(t, a, 1_000_000, 10<<20)
-	if _, err := Seed(ctx, a, SeedOptions{Keys: 20000, Seed: 5, SkipBigKeys: true}); err != nil {
+	if _, err := Seed(ctx, a, SeedOptions{Keys: 5000, Seed: 5, SkipBigKeys: true}); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("wrote the big keys and 20000 keys in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("wrote the big keys and 5000 keys in %v", time.Since(start).Round(time.Millisecond))
 	replicate(t, hostNode(srvA, a), hostNode(srvB, b))
 	copyUsers(t, a, b)
 
@@ -172,7 +172,7 @@ func TestCompareStall(t *testing.T) {
 	}
 	stall, n := m.reset(t)
 	t.Logf("Compare: %d keys in %.0f ms, equal %v, longest gap of the writer %v in %d commands; %s", res.KeysA, res.DurationMS, res.Equal, stall, n, slowlog(t, a, b))
-	if !res.Equal || res.KeysA != 20002 {
+	if !res.Equal || res.KeysA != 5002 {
 		t.Errorf("compare: %+v", res)
 	}
 

@@ -39,6 +39,9 @@ type groupMeta struct {
 	// ID, consumer and delivery count.
 	pendingN   int64
 	pendingSum digest
+	// pendingInfo is the pending count XINFO GROUPS gave, to size the
+	// pipelines that read the entries; not compared.
+	pendingInfo int64
 }
 
 type consumerMeta struct {
@@ -82,6 +85,7 @@ func parseStreamInfo(stream, groups *redis.Cmd) (*streamMeta, error) {
 			return nil, fmt.Errorf("xinfo groups: %w", err)
 		}
 		meta := groupMeta{name: replyText(gm["name"]), lastDelivered: replyText(gm["last-delivered-id"])}
+		meta.pendingInfo, _ = replyInt(gm["pending"])
 		if v, ok := gm["entries-read"]; ok {
 			meta.entriesRead = replyText(v)
 			if v == nil {
@@ -112,13 +116,18 @@ func (r *reader) readGroupDetails(ctx context.Context, todo []groupRead) error {
 		end := start
 		type pair struct{ consumers, pending *redis.Cmd }
 		var cmds []pair
-		for n := 0; end < len(todo) && (n == 0 || n+chunkElems <= batchElems); end++ {
+		for n := int64(0); end < len(todo); end++ {
 			gr := &todo[end]
+			// Reply elements: four per pending entry, a few per consumer.
+			e := 4*min(max(gr.g.pendingInfo, 1), chunkElems) + 16
+			if n > 0 && n+e > batchElems {
+				break
+			}
+			n += e
 			cmds = append(cmds, pair{
 				pipe.Do(ctx, "XINFO", "CONSUMERS", gr.key, gr.g.name),
 				pipe.Do(ctx, "XPENDING", gr.key, gr.g.name, "-", "+", chunkElems),
 			})
-			n += chunkElems
 		}
 		_, _ = pipe.Exec(ctx)
 		for j, c := range cmds {

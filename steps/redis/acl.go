@@ -120,3 +120,61 @@ func hideModifier(msg string) string {
 	}
 	return before + "modifier (hidden)"
 }
+
+// commandRule returns the command a "+cmd", "-cmd" or "+cmd|sub" rule
+// names, lower case, or "" for other rules (categories, keys, flags,
+// selectors).
+func commandRule(r string) string {
+	if len(r) < 2 || (r[0] != '+' && r[0] != '-') || r[1] == '@' {
+		return ""
+	}
+	name, _, _ := strings.Cut(r[1:], "|")
+	return strings.ToLower(name)
+}
+
+// UnknownCommands returns the commands that users' rules name and c does
+// not have (COMMAND INFO answers nil for them), e.g. 6.0's pseudo-commands
+// "post" and "host:", which 7.0 does not know.
+func UnknownCommands(ctx context.Context, c *goredis.Client, users []ACLUser) (map[string]bool, error) {
+	var names []string
+	seen := map[string]bool{}
+	for _, u := range users {
+		for _, r := range u.Rules {
+			if n := commandRule(r); n != "" && !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	unknown := map[string]bool{}
+	if len(names) == 0 {
+		return unknown, nil
+	}
+	args := []interface{}{"COMMAND", "INFO"}
+	for _, n := range names {
+		args = append(args, n)
+	}
+	infos, err := c.Do(ctx, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("COMMAND INFO: %w", err)
+	}
+	for i, info := range infos {
+		if info == nil && i < len(names) {
+			unknown[names[i]] = true
+		}
+	}
+	return unknown, nil
+}
+
+// DropCommandRules returns rules without those naming a command in
+// unknown, and the rules it left out.
+func DropCommandRules(rules []string, unknown map[string]bool) (kept, dropped []string) {
+	for _, r := range rules {
+		if unknown[commandRule(r)] {
+			dropped = append(dropped, r)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, dropped
+}

@@ -310,7 +310,7 @@ func (r *rehearsal) seed(ctx context.Context) error {
 			return err
 		}
 		t0 := time.Now()
-		sum, err := dataset.Seed(ctx, c, dataset.SeedOptions{Keys: r.keys, Seed: 1})
+		sum, err := dataset.Seed(ctx, c, r.seedOptions())
 		if err != nil {
 			return fmt.Errorf("seed node %q: %w", name, err)
 		}
@@ -321,9 +321,19 @@ func (r *rehearsal) seed(ctx context.Context) error {
 		r.seeded = snap
 		r.rep.Data.SeededKeys = int64(sum.Keys)
 		r.rep.Data.SeedSeconds = time.Since(t0).Seconds()
-		fmt.Fprintf(r.log, "seeded node %s with %d keys %v in %.1f s\n", name, sum.Keys, sum.ByType, r.rep.Data.SeedSeconds)
+		r.rep.Data.Seed = sum.String()
+		fmt.Fprintf(r.log, "seeded node %s in %.1f s: %s\n", name, r.rep.Data.SeedSeconds, sum)
 	}
 	return nil
+}
+
+// seedOptions are the runbook's rehearsal settings for the seed.
+func (r *rehearsal) seedOptions() dataset.SeedOptions {
+	s := r.rb.Rehearsal
+	return dataset.SeedOptions{
+		Keys: r.keys, Seed: 1, DBs: s.DBs, Types: s.Types,
+		SkipBigKeys: s.BigKeys != nil && !*s.BigKeys,
+	}
 }
 
 // startTraffic starts the write probe through the first endpoint (or the
@@ -417,8 +427,11 @@ func (r *rehearsal) check(ctx context.Context) {
 		} else {
 			rep.Data.FinalKeys = res.KeysB
 			rep.Data.Equal = res.Equal
+			rep.Data.TTLToleranceMS = res.TTLToleranceMS
 			for _, n := range res.Notes {
-				fmt.Fprintf(r.log, "data check: %s\n", r.secrets.String(n))
+				n = r.secrets.String(n)
+				rep.Data.Notes = append(rep.Data.Notes, n)
+				fmt.Fprintf(r.log, "data check: %s\n", n)
 			}
 			if !rep.Data.Equal {
 				var diffs []string

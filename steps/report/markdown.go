@@ -104,7 +104,13 @@ func writeReportMarkdown(w io.Writer, r *Report) error {
 		ew.printf("\nTraffic: %d attempted, %d acked, %d failed, **%d lost**, longest write stall %.1f ms.\n", t.Attempted, t.Acked, t.Failed, t.Lost, t.MaxStallMS)
 	}
 	if d := r.Data; d != nil {
-		ew.printf("\nData: %d keys seeded; the final master `%s` holds them unchanged: %v.\n", d.SeededKeys, d.FinalMaster, d.Equal)
+		ew.printf("\nData: %d keys seeded; the final master `%s` holds them unchanged: %v (%s; expiries equal within %d ms).\n", d.SeededKeys, d.FinalMaster, d.Equal, d.Method, d.TTLToleranceMS)
+		if d.Seed != "" {
+			ew.printf("Seed: %s.\n", d.Seed)
+		}
+		for _, n := range d.Notes {
+			ew.printf("- note: %s\n", n)
+		}
 	}
 	if wl := r.Workload; wl != nil {
 		ew.printf("\nWorkload `%s`: %s.\n", wl.Command, wl.Summary())
@@ -112,7 +118,8 @@ func writeReportMarkdown(w io.Writer, r *Report) error {
 			ew.printf("%s\n", wl.Error)
 		}
 		if wl.OutputTail != "" {
-			ew.printf("\n<details><summary>workload output (last lines)</summary>\n\n```\n%s\n```\n</details>\n", strings.Join(tailLines(wl.OutputTail, 20), "\n"))
+			// A fence in the output would end the code block.
+			ew.printf("\n<details><summary>workload output (last lines)</summary>\n\n```\n%s\n```\n</details>\n", strings.ReplaceAll(strings.Join(tailLines(wl.OutputTail, 20), "\n"), "```", "'''"))
 		}
 	}
 	for _, wn := range r.Warnings {

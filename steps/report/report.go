@@ -79,10 +79,18 @@ type Node struct {
 type Data struct {
 	SeededKeys  int64   `json:"seeded_keys"`
 	SeedSeconds float64 `json:"seed_seconds"`
-	FinalMaster string  `json:"final_master"`
-	FinalKeys   int64   `json:"final_keys"`
-	Equal       bool    `json:"equal"`
-	Method      string  `json:"method"`
+	// Seed describes what was seeded: databases, types, TTLs, streams,
+	// big keys, functions, ACL users.
+	Seed        string `json:"seed,omitempty"`
+	FinalMaster string `json:"final_master"`
+	FinalKeys   int64  `json:"final_keys"`
+	Equal       bool   `json:"equal"`
+	Method      string `json:"method"`
+	// TTLToleranceMS is how far a key's expiry on the final master may
+	// be from the one seeded: the time its reads took, plus a little.
+	TTLToleranceMS int64 `json:"ttl_tolerance_ms"`
+	// Notes say what could not be compared (e.g. functions on 6.0).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Write renders the report in the named format.

@@ -124,7 +124,13 @@ func writeReportText(w io.Writer, r *Report) error {
 		if !d.Equal {
 			verdict = fmt.Sprintf("DIFFERS (%d keys)", d.FinalKeys)
 		}
-		ew.printf("  data: %d keys seeded; the final master %q %s (%s)\n", d.SeededKeys, d.FinalMaster, verdict, d.Method)
+		ew.printf("  data: %d keys seeded; the final master %q %s (%s; expiries equal within %d ms)\n", d.SeededKeys, d.FinalMaster, verdict, d.Method, d.TTLToleranceMS)
+		if d.Seed != "" {
+			ew.printf("    seed: %s\n", d.Seed)
+		}
+		for _, n := range d.Notes {
+			ew.printf("    note: %s\n", n)
+		}
 	}
 	if t := r.Traffic; t != nil {
 		ew.printf("  traffic: %d attempted, %d acked, %d failed, %d lost, longest write stall %.1f ms",

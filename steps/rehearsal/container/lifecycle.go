@@ -116,7 +116,14 @@ func (n *Node) restoreUsers(ctx context.Context) error {
 	}
 	cl := n.adminClient()
 	defer cl.Close()
+	// A 6.0 user's rules name 6.0's pseudo-commands (post, host:), which
+	// 7.0+ refuses; the rest of the user is kept.
+	unknown, err := redis.UnknownCommands(ctx, cl, users)
+	if err != nil {
+		return fmt.Errorf("restore ACL users: %w", err)
+	}
 	for _, u := range users {
+		u.Rules, _ = redis.DropCommandRules(u.Rules, unknown)
 		if err := redis.SetACLUser(ctx, cl, n.Name, u); err != nil {
 			return fmt.Errorf("restore ACL users: %w", err)
 		}

@@ -17,6 +17,7 @@ const (
 	classStream                 // MONITOR, CLIENT REPLY, SSUBSCRIBE: not one reply per command
 	classSubscribe              // SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE: not one reply per command, replayable
 	classPing                   // PING, QUIT: no state; what a subscriber may send besides (un)subscribing
+	classPublish                // PUBLISH, scripts and functions: may send a message to subscribers
 	classBlocking               // BLPOP, XREAD BLOCK ...: may wait for a write that never comes
 )
 
@@ -45,6 +46,9 @@ func classify(name, sub []byte) class {
 		return classStream
 	case eq(name, "PING"), eq(name, "QUIT"):
 		return classPing
+	case eq(name, "PUBLISH"), eq(name, "SPUBLISH"), eq(name, "EVAL"), eq(name, "EVALSHA"), eq(name, "EVAL_RO"),
+		eq(name, "EVALSHA_RO"), eq(name, "FCALL"), eq(name, "FCALL_RO"):
+		return classPublish
 	case eq(name, "CLIENT"):
 		return classifyClient(sub)
 	case eq(name, "BLPOP"), eq(name, "BRPOP"), eq(name, "BLMOVE"), eq(name, "BRPOPLPUSH"), eq(name, "BLMPOP"),

@@ -79,6 +79,9 @@ type conn struct {
 	// copying: the serve goroutine of an untracked connection is writing
 	// a command to the backend (Hold does not wait for those).
 	copying bool
+	// moving is closed when Repoint's move of this subscriber is done;
+	// nil when none is under way.
+	moving chan struct{}
 }
 
 // pending is a forwarded command waiting for its reply.
@@ -112,6 +115,9 @@ func (c *conn) serve() {
 		cl := classPlain
 		n, raw, err := q.Next(s.bw, func(name, sub []byte) bool {
 			cl = classify(name, sub)
+			if cl == classPublish {
+				c.waitSubscribers(s)
+			}
 			return c.classified(e, cl)
 		})
 		if err != nil {
@@ -182,6 +188,16 @@ func (c *conn) admit() (*session, *pending, error) {
 			continue
 		}
 		if s.gen != p.gen {
+			if moving := c.moving; moving != nil {
+				// Repoint is moving this subscriber: wait for its new
+				// session.
+				p.mu.Unlock()
+				select {
+				case <-moving:
+				case <-c.done:
+				}
+				continue
+			}
 			// Repoint decided to close this connection and is about to.
 			p.mu.Unlock()
 			return nil, nil, errConnClosed
@@ -198,6 +214,28 @@ func (c *conn) admit() (*session, *pending, error) {
 		p.stats.Commands++
 		p.mu.Unlock()
 		return s, e, nil
+	}
+}
+
+// waitSubscribers makes a command that may publish wait, before any of its
+// bytes reach the server, while Repoint's subscriber moves are still
+// subscribing on the new backend (see Proxy.subGate). It runs on the serve
+// goroutine.
+func (c *conn) waitSubscribers(s *session) {
+	p := c.p
+	p.mu.Lock()
+	gate := p.subGate
+	if gate != nil {
+		p.stats.PublishWaits++
+	}
+	p.mu.Unlock()
+	if gate == nil {
+		return
+	}
+	s.bw.Flush() // the commands before it go on meanwhile
+	select {
+	case <-gate:
+	case <-c.done:
 	}
 }
 
@@ -264,6 +302,11 @@ func (c *conn) classified(e *pending, cl class) (keep bool) {
 // subscriber's channels and patterns. raw is the whole request when
 // classified asked for it and it was small enough.
 func (c *conn) record(e *pending, cl class, raw []byte) {
+	// The fast path of most commands. txOpen is written only by this
+	// goroutine (under p.mu), so it may read it without the lock.
+	if raw == nil && !c.txOpen && cl != classMulti && cl != classEndTx && cl != classReset && cl != classSubscribe {
+		return
+	}
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -382,11 +425,12 @@ func (c *conn) txReplayable() bool {
 }
 
 // resubscribable reports whether Repoint can move a subscriber by
-// subscribing again to its channels and patterns on the new backend;
-// p.mu is held.
+// subscribing again to its channels and patterns on the new backend (once
+// its serve goroutine has finished writing a command, if it is: see
+// copying); p.mu is held.
 func (c *conn) resubscribable() bool {
 	return !c.closed && c.untracked && c.subscriber && !c.subsBroken && !c.tainted && !c.inTx &&
-		!c.watching && !c.clientGone && !c.copying
+		!c.watching && !c.clientGone && c.moving == nil
 }
 
 // replayState is the commands a moved connection sends to its new backend

@@ -23,9 +23,12 @@ type Proxy struct {
 	drained   chan struct{} // closed (and replaced) when in-flight drops to zero during a hold
 	holdStart time.Time
 	inflight  int64 // commands forwarded and not yet answered, over tracked connections
-	conns     map[*conn]struct{}
-	closed    bool
-	stats     Stats
+	// subGate is closed when the subscriber moves Repoint started are done;
+	// until then commands that may publish wait (see Repoint).
+	subGate chan struct{}
+	conns   map[*conn]struct{}
+	closed  bool
+	stats   Stats
 }
 
 // Stats are counters of a proxy's life so far.
@@ -44,14 +47,16 @@ type Stats struct {
 	Retiring  int64         `json:"retiring"` // client connections Repoint left to finish a blocking command on the old backend
 	Retired   int64         `json:"retired"`  // of those, connections that got their answer or were closed
 	Redialed  int64         `json:"redialed"` // client connections moved to a new backend by replaying their handshake
+	// PublishWaits counts commands that may publish (PUBLISH, EVAL,
+	// FCALL ...) that waited for subscribers to be subscribed again.
+	PublishWaits int64 `json:"publish_waits"`
 	// Resubscribed counts subscriber connections moved by subscribing
-	// again on the new backend; DrainTimeouts those whose old backend did
-	// not answer the marker within drainWait (a 6.0 server paused for
-	// every client).
-	Resubscribed  int64 `json:"resubscribed"`
-	DrainTimeouts int64 `json:"drain_timeouts"`
-	Dials         int64 `json:"dials"`      // backend connections opened
-	DialFails     int64 `json:"dial_fails"` // backend dials or handshake replays that failed
+	// again on the new backend; LateMarks the subscribers whose server did
+	// not answer a hold's marker within markWait (Repoint closes them).
+	Resubscribed int64 `json:"resubscribed"`
+	LateMarks    int64 `json:"late_marks"`
+	Dials        int64 `json:"dials"`      // backend connections opened
+	DialFails    int64 `json:"dial_fails"` // backend dials or handshake replays that failed
 }
 
 // Listen starts a proxy on addr (e.g. "127.0.0.1:0") that forwards to target.
@@ -88,9 +93,10 @@ func (p *Proxy) Target() string {
 
 // Hold stops forwarding new commands: they wait in the proxy, and so do
 // connections accepted during the hold. Hold returns once every command
-// already forwarded has been answered and its reply passed to the client, or
-// with an error when ctx ends first; either way the hold stays in force until
-// Release.
+// already forwarded has been answered and its reply passed to the client,
+// and every subscriber has been passed what its server sent so far (see
+// markSubscribers), or with an error when ctx ends first; either way the
+// hold stays in force until Release.
 func (p *Proxy) Hold(ctx context.Context) error {
 	start := time.Now()
 	p.mu.Lock()
@@ -112,6 +118,7 @@ func (p *Proxy) Hold(ctx context.Context) error {
 		}
 		p.mu.Unlock()
 		if n == 0 {
+			p.markSubscribers(ctx)
 			return nil
 		}
 		select {
@@ -165,8 +172,10 @@ func (p *Proxy) Repoint(target string) {
 			detached = append(detached, s)
 			continue
 		}
-		if p.cfg.redial && c.resubscribable() {
-			subscribers = append(subscribers, c.newSubMove(s))
+		if p.cfg.redial && p.hold != nil && c.resubscribable() && s.markedBy(p.stats.Holds) {
+			s.detached = true
+			c.moving = make(chan struct{})
+			subscribers = append(subscribers, subMove{c: c, old: s, anyWrite: c.mayGetServerEvents()})
 			continue
 		}
 		if c.parkedOnly() {
@@ -190,10 +199,31 @@ func (p *Proxy) Repoint(target string) {
 	for _, c := range closing {
 		c.teardown()
 	}
-	// Subscribers are subscribed on the new target before Repoint returns,
-	// that is before the hold ends and a PUBLISH can reach it.
-	var wg sync.WaitGroup
 	for _, m := range subscribers {
+		// Its server sent it everything it had before the hold; what
+		// it may send later (a demoted master repeats its new master's
+		// messages) would come twice.
+		m.old.backend.Close()
+	}
+	p.moveSubscribers(subscribers, target, gen)
+}
+
+// moveSubscribers subscribes the subscribers again on the new target (see
+// conn.moveSubscriber), all at once. Nothing the new target publishes may
+// reach it before they are subscribed there. When one of them may receive
+// keyspace events (or client-side caching invalidations), which any write
+// can send, Repoint waits for the moves: the hold covers them. Otherwise
+// only PUBLISH, scripts and functions can, and those wait for the moves in
+// the proxy (subGate) while every other command goes on: the hold does not
+// grow with the number of subscribers.
+func (p *Proxy) moveSubscribers(subscribers []subMove, target string, gen uint64) {
+	if len(subscribers) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	waitAll := false
+	for _, m := range subscribers {
+		waitAll = waitAll || m.anyWrite
 		wg.Go(func() {
 			if err := m.c.moveSubscriber(m, target, gen); err != nil {
 				p.mu.Lock()
@@ -203,7 +233,29 @@ func (p *Proxy) Repoint(target string) {
 			}
 		})
 	}
-	wg.Wait()
+	if waitAll {
+		wg.Wait()
+		return
+	}
+	gate := make(chan struct{})
+	p.mu.Lock()
+	prev := p.subGate
+	p.subGate = gate
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
+		wg.Wait()
+		if prev != nil {
+			<-prev
+		}
+		p.mu.Lock()
+		if p.subGate == gate {
+			p.subGate = nil
+		}
+		p.mu.Unlock()
+		close(gate)
+	}()
 }
 
 // Close stops listening and closes every connection. A hold in force ends.

@@ -131,11 +131,19 @@ func TestRepointReplaysHandshake(t *testing.T) {
 	expectPrefix(t, "PSUBSCRIBE", sub.read1(), "*3")
 	expectPrefix(t, "PUNSUBSCRIBE", sub.do("PUNSUBSCRIBE", "x*"), "*3")
 
-	// Nothing in flight: no hold needed for this test, once the proxy has
-	// counted the last reply (it reaches the client a moment before).
-	waitSettled(t, p)
+	// The hold also passes the subscriber what its server sent so far
+	// (a marker), which a subscriber's move needs.
+	holdCtx, holdCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer holdCancel()
+	if err := p.Hold(holdCtx); err != nil {
+		t.Fatal(err)
+	}
 	p.Repoint(b.Addr)
-	if st := p.Stats(); st.Closed != 1 || st.Resubscribed != 1 || st.InFlight != 0 {
+	p.Release()
+	// The subscriber is subscribed again in the background (only commands
+	// that may publish wait for it, in the proxy).
+	waitStats(t, p, func(st Stats) bool { return st.Resubscribed == 1 })
+	if st := p.Stats(); st.Closed != 1 || st.InFlight != 0 {
 		t.Fatalf("after Repoint: %+v", st)
 	}
 
@@ -252,6 +260,18 @@ func TestHoldWaitsForDepartedClient(t *testing.T) {
 
 // waitSettled waits until the proxy has counted every reply it forwarded:
 // a reply reaches the client just before the proxy's bookkeeping of it.
+// waitStats waits until the proxy's counters satisfy ok.
+func waitStats(t *testing.T, p *Proxy, ok func(Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !ok(p.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", p.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func waitSettled(t *testing.T, p *Proxy) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
@@ -260,5 +280,84 @@ func waitSettled(t *testing.T, p *Proxy) {
 			t.Fatalf("replies not settled: %+v", p.Stats())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// An open transaction moves with its connection: the new backend gets
+// MULTI and the commands queued so far, and EXEC runs it there whole. One
+// under WATCH, or whose queued commands the server refused, is closed.
+func TestRepointMovesOpenTransaction(t *testing.T) {
+	pw := redistest.RandomPassword()
+	a := redistest.Start(t, redistest.WithPassword(pw))
+	b := redistest.Start(t, redistest.WithPassword(pw))
+	p, err := Listen("127.0.0.1:0", a.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	queued := dialRaw(t, p.Addr()) // MULTI and a command before the switch
+	expectPrefix(t, "AUTH", queued.do("AUTH", pw), "+OK")
+	expectPrefix(t, "SELECT", queued.do("SELECT", "4"), "+OK")
+	expectPrefix(t, "MULTI", queued.do("MULTI"), "+OK")
+	expectPrefix(t, "INCR", queued.do("INCR", "n"), "+QUEUED")
+
+	cut := dialRaw(t, p.Addr()) // MULTI before the switch, the rest during the hold
+	expectPrefix(t, "AUTH", cut.do("AUTH", pw), "+OK")
+	expectPrefix(t, "MULTI", cut.do("MULTI"), "+OK")
+
+	watched := dialRaw(t, p.Addr())
+	expectPrefix(t, "AUTH", watched.do("AUTH", pw), "+OK")
+	expectPrefix(t, "WATCH", watched.do("WATCH", "w"), "+OK")
+	expectPrefix(t, "MULTI", watched.do("MULTI"), "+OK")
+
+	refused := dialRaw(t, p.Addr())
+	expectPrefix(t, "AUTH", refused.do("AUTH", pw), "+OK")
+	expectPrefix(t, "MULTI", refused.do("MULTI"), "+OK")
+	expectPrefix(t, "SET with one argument", refused.do("SET", "k"), "-ERR")
+
+	waitSettled(t, p)
+	if err := p.Hold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cut.send("SET", "cut", "1") // waits in the proxy
+	cut.send("EXEC")
+	time.Sleep(20 * time.Millisecond)
+	p.Repoint(b.Addr)
+	p.Release()
+	if got := cut.read1(); got != "+QUEUED\r\n" {
+		t.Fatalf("SET queued during the hold: %q", got)
+	}
+	if got := cut.read1(); got != "*1\r\n+OK\r\n" {
+		t.Fatalf("EXEC after the switch: %q", got)
+	}
+	expectPrefix(t, "INCR", queued.do("INCR", "n"), "+QUEUED")
+	if got := queued.do("EXEC"); got != "*2\r\n:1\r\n:2\r\n" {
+		t.Fatalf("EXEC of the moved transaction: %q", got)
+	}
+	watched.send("EXEC")
+	expectEOF(t, watched, "EXEC under WATCH after the switch")
+	refused.send("EXEC")
+	expectEOF(t, refused, "EXEC of a transaction with a refused command")
+
+	for _, tc := range []struct {
+		srv       *redistest.Server
+		n, cutVal string
+	}{{a, "", ""}, {b, "2", "1"}} {
+		c4 := redis.NewClient(&redis.Options{Addr: tc.srv.Addr, Password: pw, DB: 4})
+		n, _ := c4.Get(ctx, "n").Result()
+		c4.Close()
+		c0 := redis.NewClient(&redis.Options{Addr: tc.srv.Addr, Password: pw})
+		cutVal, _ := c0.Get(ctx, "cut").Result()
+		c0.Close()
+		if n != tc.n || cutVal != tc.cutVal {
+			t.Fatalf("on %s: n %q cut %q, want %q %q", tc.srv.Addr, n, cutVal, tc.n, tc.cutVal)
+		}
+	}
+	// The refused one was closed when its replay failed.
+	if st := p.Stats(); st.Redialed != 2 || st.Closed != 1 || st.DialFails != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -234,6 +234,8 @@ func TestClassify(t *testing.T) {
 		{"PUNSUBSCRIBE", "", classSubscribe},
 		{"SSUBSCRIBE", "ch", classStream},
 		{"ping", "", classPing},
+		{"publish", "ch", classPublish},
+		{"FCALL", "f", classPublish},
 		{"MONITOR", "", classStream},
 		{"multi", "", classMulti},
 		{"EXEC", "", classEndTx},

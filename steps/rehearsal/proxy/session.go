@@ -23,10 +23,12 @@ type session struct {
 	// retiring is set by Repoint (guarded by p.mu) on a connection whose
 	// only commands in flight block on the old backend: see retire.
 	retiring bool
-	// drainTok is set by Repoint (guarded by p.mu) on the old session of a
-	// subscriber it moved: the end of the reply to its marker PING. See
-	// drain.
-	drainTok []byte
+	// markTok is set by Hold (guarded by p.mu) on a subscriber's session:
+	// the end of the reply to the marker PING it sent; the reader drops
+	// that reply and closes marked (see Proxy.markSubscribers).
+	markTok    []byte
+	marked     chan struct{}
+	markedHold int64 // the hold (Stats.Holds) that marked it
 
 	// after, when set, is closed when the previous session's reader is
 	// done writing to the client: this session's reader waits for it.
@@ -54,6 +56,8 @@ func (s *session) readReplies() {
 		<-s.after
 	}
 	f := frameReader{r: s.br, w: s.c.cw}
+	var buf bytes.Buffer
+	bf := frameReader{r: s.br, w: &buf}
 	for {
 		// Wait for the next reply without consuming it: Repoint wakes a
 		// retiring session with a read deadline, at a reply boundary.
@@ -63,22 +67,31 @@ func (s *session) readReplies() {
 			s.retire()
 			return
 		}
-		if tok != nil {
-			s.drain(tok)
-			return
-		}
 		if perr != nil {
 			s.stop()
 			return
 		}
-		k, err := f.Value()
-		if err != nil {
-			if _, tok := s.moving(); tok != nil {
-				// Cut in the middle of a value the client has in
-				// part: it cannot be kept in step.
-				s.c.teardown()
+		if tok != nil {
+			// A subscriber's session being marked: look at each value,
+			// drop the marker's reply.
+			buf.Reset()
+			k, err := bf.Value()
+			if err != nil {
+				s.stop()
 				return
 			}
+			if (k == '*' || k == '$') && bytes.HasSuffix(buf.Bytes(), tok) {
+				s.markDone()
+				continue
+			}
+			_, _ = s.c.cw.Write(buf.Bytes())
+			if k != '>' {
+				s.kinds = append(s.kinds, k)
+			}
+			continue
+		}
+		k, err := f.Value()
+		if err != nil {
 			s.stop()
 			return
 		}
@@ -88,12 +101,32 @@ func (s *session) readReplies() {
 	}
 }
 
-// moving reports whether Repoint retires this session or drains it.
-func (s *session) moving() (retiring bool, drainTok []byte) {
+// moving reports whether Repoint retires this session, and the marker
+// Hold is waiting for.
+func (s *session) moving() (retiring bool, markTok []byte) {
 	p := s.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return s.retiring, s.drainTok
+	return s.retiring, s.markTok
+}
+
+// markedBy reports whether hold (a Stats.Holds value) marked the session
+// and its marker's reply came; p.mu is held.
+func (s *session) markedBy(hold int64) bool {
+	return s.marked != nil && s.markTok == nil && s.markedHold == hold
+}
+
+// markDone records that the marker's reply came: everything the server
+// sent before it has been forwarded.
+func (s *session) markDone() {
+	s.c.cw.Flush()
+	p := s.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.markTok != nil {
+		s.markTok = nil
+		close(s.marked)
+	}
 }
 
 // retire ends a session Repoint left on the old backend because its client

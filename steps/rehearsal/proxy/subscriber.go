@@ -2,39 +2,121 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
 const (
-	// drainWait bounds how long the old backend of a moved subscriber is
-	// read for messages sent before the switch, waiting for the reply to
-	// the marker PING. A 6.2+ server paused for writes answers at once; a
-	// 6.0 server paused for every client answers only when its pause ends,
-	// and by then everything it sent before the switch has long arrived.
-	drainWait = 100 * time.Millisecond
-	// maxResubscribeWait bounds subscribing again on the new backend, which
-	// Repoint waits for.
+	// markWait bounds how long Hold waits for the reply to the marker it
+	// sends a subscriber's server; a subscriber whose marker is late is
+	// closed by Repoint, as a load balancer would.
+	markWait = 100 * time.Millisecond
+	// maxResubscribeWait bounds subscribing again on the new backend.
 	maxResubscribeWait = time.Second
+	// maxCopyWait bounds the wait for a subscriber's serve goroutine to
+	// finish writing a command to its backend.
+	maxCopyWait = 10 * time.Millisecond
 )
 
-// subMove is a subscriber connection Repoint moves: what it replays on the
-// new backend.
+// markSubscribers runs at the end of Hold, once no command is in flight:
+// on every subscriber's connection it sends PING <marker> and waits (at
+// most markWait, or until ctx ends) for the reply. What the server sent
+// before the reply is then forwarded to the subscriber: every message
+// published before the hold, the commands that published them having been
+// answered. Nothing reaches the server afterwards to publish more until
+// Release. Repoint then moves only marked subscribers.
+func (p *Proxy) markSubscribers(ctx context.Context) {
+	type mark struct {
+		s   *session
+		msg []byte
+	}
+	var marks []mark
+	var waits []chan struct{}
+	deadline := time.Now().Add(maxCopyWait)
+	for pending := true; pending; {
+		pending = false
+		p.mu.Lock()
+		for c := range p.conns {
+			s := c.sess.Load()
+			if s == nil || s.detached || !c.resubscribable() || s.markedBy(p.stats.Holds) {
+				continue
+			}
+			if s.markTok != nil {
+				continue // marked above, or by an earlier call of this hold
+			}
+			if c.copying {
+				// Its serve goroutine is writing a command to the server
+				// (the hold stops the next one): look again.
+				pending = time.Now().Before(deadline)
+				continue
+			}
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			marker := "understudy-mark-" + hex.EncodeToString(b[:])
+			s.markTok = []byte("\r\n" + marker + "\r\n")
+			s.marked = make(chan struct{})
+			s.markedHold = p.stats.Holds
+			marks = append(marks, mark{s, appendCommand(nil, []byte("PING"), []byte(marker))})
+			waits = append(waits, s.marked)
+		}
+		p.mu.Unlock()
+		if pending {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	// The serve goroutines write nothing during the hold: write the
+	// markers to the sockets directly.
+	for _, m := range marks {
+		_, _ = m.s.backend.Write(m.msg)
+	}
+	timeout := time.NewTimer(markWait)
+	defer timeout.Stop()
+	for i, w := range waits {
+		select {
+		case <-w:
+			continue
+		case <-timeout.C:
+		case <-ctx.Done():
+		}
+		late := 0
+		for _, w := range waits[i:] {
+			select {
+			case <-w:
+			default:
+				late++
+			}
+		}
+		p.mu.Lock()
+		p.stats.LateMarks += int64(late)
+		p.mu.Unlock()
+		return
+	}
+}
+
+// subMove is a subscriber connection Repoint moves, and what it replays on
+// the new backend (captured once the serve goroutine writes nothing).
 type subMove struct {
 	c         *conn
 	old       *session
 	handshake [][]byte
 	subscribe [][]byte // SUBSCRIBE channels..., PSUBSCRIBE patterns...
 	confirms  int      // the replies they get: one per channel and pattern
+	// anyWrite: a channel or pattern that keyspace events or client-side
+	// caching invalidations may reach, which any write can send.
+	anyWrite bool
 }
 
-// newSubMove captures a subscriber's state for a move; p.mu is held.
-func (c *conn) newSubMove(old *session) subMove {
-	m := subMove{c: c, old: old, handshake: c.handshake}
+// capture records a subscriber's state for its move; p.mu is held.
+func (m *subMove) capture() {
+	c := m.c
+	m.handshake, m.subscribe, m.confirms = c.handshake, nil, 0
 	for _, set := range []struct {
 		cmd  string
 		subs map[string]struct{}
@@ -50,28 +132,88 @@ func (c *conn) newSubMove(old *session) subMove {
 		m.subscribe = append(m.subscribe, appendCommand(nil, args...))
 		m.confirms += len(set.subs)
 	}
-	return m
 }
 
-// moveSubscriber moves a subscriber connection to target without losing or
-// doubling a message published around the switch:
-//
-//  1. on a new backend connection it replays the handshake and subscribes
-//     to the connection's channels and patterns, and waits for every
-//     confirmation: from then on, whatever target publishes reaches it;
-//  2. it sends PING <marker> on the old backend connection: what the old
-//     server sent before the reply was published there before the switch,
-//     and the old session forwards it to the client (see drain);
-//  3. the new session forwards from the new backend once the old one is
-//     done.
-//
-// Nothing is lost when no PUBLISH reaches target between the hold and step
-// 1, and nothing is doubled when the old server does not publish again
-// before step 2's reply (a demoted master repeats what its new master
-// publishes): both hold under Hold, since Repoint runs before Release and
-// the demotion after it.
+// mayGetServerEvents reports whether a channel or pattern of the subscriber
+// may receive keyspace events or client-side caching invalidations, which
+// any write can send; p.mu is held.
+func (c *conn) mayGetServerEvents() bool {
+	for ch := range c.channels {
+		if serverChannel(ch) {
+			return true
+		}
+	}
+	for pat := range c.patterns {
+		// The pattern's literal start: a server channel may match it
+		// when one of them starts with the other.
+		lit := pat
+		if i := strings.IndexAny(pat, `*?[\`); i >= 0 {
+			lit = pat[:i]
+		}
+		for _, prefix := range serverChannelPrefixes {
+			if strings.HasPrefix(prefix, lit) || strings.HasPrefix(lit, prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serverChannelPrefixes start the channels a server publishes on by itself
+// when keys change: keyspace events and client-side caching invalidations.
+var serverChannelPrefixes = []string{"__keyspace@", "__keyevent@", "__redis__:"}
+
+func serverChannel(ch string) bool {
+	for _, prefix := range serverChannelPrefixes {
+		if strings.HasPrefix(ch, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// moveSubscriber moves a subscriber connection, marked by the hold (see
+// markSubscribers), to target. Repoint closed its old backend connection:
+// everything the old server sent before the hold was forwarded, and it
+// sends nothing after that a subscriber should get (what a demoted master
+// repeats of its new master's messages would come twice). On a new backend
+// connection it replays the handshake and subscribes to the connection's
+// channels and patterns, waits for every confirmation, and makes it the
+// connection's session. Nothing is lost when nothing is published on
+// target before then: Proxy.moveSubscribers sees to it.
 func (c *conn) moveSubscriber(m subMove, target string, gen uint64) error {
 	p := c.p
+	defer func() {
+		p.mu.Lock()
+		close(c.moving)
+		c.moving = nil
+		p.mu.Unlock()
+	}()
+	// Take the state once the serve goroutine writes nothing (it was
+	// idle when the hold marked it; this is for safety).
+	for deadline := time.Now().Add(maxCopyWait); ; {
+		p.mu.Lock()
+		if c.closed || p.gen != gen || c.sess.Load() != m.old {
+			p.mu.Unlock()
+			return nil // closed, or another Repoint moves it
+		}
+		if !c.copying {
+			ok := c.subscriber && !c.subsBroken && !c.tainted && !c.clientGone
+			if ok {
+				m.capture()
+			}
+			p.mu.Unlock()
+			if !ok {
+				return errors.New("proxy: not a subscriber any more")
+			}
+			break
+		}
+		p.mu.Unlock()
+		if time.Now().After(deadline) {
+			return errors.New("proxy: a command to the old backend still being written")
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
 	wait := min(p.cfg.dialTimeout, maxResubscribeWait)
 	nc, err := net.DialTimeout("tcp", target, wait)
 	if err != nil {
@@ -82,17 +224,18 @@ func (c *conn) moveSubscriber(m subMove, target string, gen uint64) error {
 		nc.Close()
 		return c.connectFailed(target, fmt.Errorf("subscribe again: %w", err))
 	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	marker := "understudy-moved-" + hex.EncodeToString(b[:])
 	p.mu.Lock()
-	if c.closed || p.gen != gen || c.sess.Load() != m.old {
+	switch {
+	case c.closed:
 		p.mu.Unlock()
 		nc.Close()
 		return errConnClosed
+	case p.gen != gen || c.sess.Load() != m.old:
+		// Another Repoint came meanwhile and moves it again.
+		p.mu.Unlock()
+		nc.Close()
+		return nil
 	}
-	m.old.detached = true
-	m.old.drainTok = []byte("\r\n" + marker + "\r\n")
 	s.after = m.old.done
 	c.sess.Store(s)
 	p.stats.Dials++
@@ -100,12 +243,6 @@ func (c *conn) moveSubscriber(m subMove, target string, gen uint64) error {
 	p.wg.Add(1)
 	p.mu.Unlock()
 	go s.readReplies()
-	_ = m.old.backend.SetReadDeadline(time.Now().Add(drainWait))
-	// The serve goroutine writes nothing to the old backend any more (it
-	// was idle, and the connection's session is the new one): write the
-	// marker to the socket directly. If that fails, the old session's
-	// read fails too and ends the drain.
-	_, _ = m.old.backend.Write(appendCommand(nil, []byte("PING"), []byte(marker)))
 	return nil
 }
 
@@ -160,36 +297,6 @@ func (s *session) resubscribe(handshake, subscribe [][]byte, confirms int, timeo
 func isSubscribeConfirmation(v []byte) bool {
 	_, rest, _ := bytes.Cut(v, []byte("\r\n"))
 	return bytes.HasPrefix(rest, []byte("$9\r\nsubscribe\r\n")) || bytes.HasPrefix(rest, []byte("$10\r\npsubscribe\r\n"))
-}
-
-// drain ends the old session of a moved subscriber: it forwards what the
-// old backend still sends, up to the reply to the marker PING, which it
-// drops, or up to a read error (drainWait passed), then closes the
-// backend. The new session's reader starts after it.
-func (s *session) drain(tok []byte) {
-	c, p := s.c, s.c.p
-	var buf bytes.Buffer
-	f := frameReader{r: s.br, w: &buf}
-	marked := false
-	for {
-		buf.Reset()
-		k, err := f.Value()
-		if err != nil {
-			break // a value cut in the middle was not forwarded
-		}
-		if (k == '*' || k == '$') && bytes.HasSuffix(buf.Bytes(), tok) {
-			marked = true
-			break
-		}
-		_, _ = c.cw.Write(buf.Bytes())
-	}
-	c.cw.Flush()
-	s.backend.Close()
-	if !marked {
-		p.mu.Lock()
-		p.stats.DrainTimeouts++
-		p.mu.Unlock()
-	}
 }
 
 // appendCommand appends a command as a RESP array of bulk strings.
