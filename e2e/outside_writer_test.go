@@ -47,16 +47,16 @@ func TestOutsideWriterOnDB0(t *testing.T) {
 	defer deadline.Stop()
 
 	var (
-		client         *goredis.Client
-		acked, failed  atomic.Int64
-		stop           = make(chan struct{})
-		wg             sync.WaitGroup
-		log            strings.Builder
-		readBack       = make(chan error, 1)
-		jobs           *jobqueue.Queue
-		jobResult      jobqueue.Result
-		stopped        bool
-		stepLine       = regexp.MustCompile(`^step (\d+)/(\d+) `)
+		client        *goredis.Client
+		acked, failed atomic.Int64
+		stop          = make(chan struct{})
+		wg            sync.WaitGroup
+		log           strings.Builder
+		readBack      = make(chan error, 1)
+		jobs          *jobqueue.Queue
+		jobResult     jobqueue.Result
+		stopped       bool
+		stepLine      = regexp.MustCompile(`^step (\d+)/(\d+) `)
 	)
 	sc := bufio.NewScanner(stderr)
 	sawLast := false

@@ -26,7 +26,7 @@ func TestReplicaSwap(t *testing.T) {
 			if rep.Mode != "rehearsal" || rep.Runbook != "runbooks/replica-swap.hcl" || rep.DurationMS <= 0 {
 				t.Errorf("report header: mode %q runbook %q duration %v", rep.Mode, rep.Runbook, rep.DurationMS)
 			}
-			wantSteps := []string{"source_is_master", "target_is_empty", "attach", "initial_sync", "replica_matches", "promote", "old_follows_new", "clients_moved", "same_data"}
+			wantSteps := []string{"source_is_master", "target_is_empty", "attach", "initial_sync", "acl", "replica_matches", "promote", "old_follows_new", "clients_moved", "same_data"}
 			if len(rep.Steps) != len(wantSteps) {
 				t.Fatalf("%d steps in the report, want %d", len(rep.Steps), len(wantSteps))
 			}
@@ -75,12 +75,13 @@ func TestReplicaSwap(t *testing.T) {
 			if err := json.Unmarshal(stepByName(rep, "same_data").Output, &vf); err != nil {
 				t.Fatalf("verify output: %v", err)
 			}
-			if !strings.HasPrefix(vf.Method, "debug-digest") || vf.KeysA != 100000 {
+			// Every database, the big keys included, the probe's keys left out.
+			if vf.Method != "scan" || vf.KeysA != 100002 {
 				t.Errorf("verify: %+v", vf)
 			}
 
 			// Data and traffic.
-			if d := rep.Data; d == nil || !d.Equal || d.SeededKeys != 100000 || d.FinalKeys != 100000 || d.FinalMaster != "new" {
+			if d := rep.Data; d == nil || !d.Equal || d.SeededKeys != 100002 || d.FinalKeys != 100002 || d.FinalMaster != "new" {
 				t.Errorf("data: %+v", d)
 			}
 			tr := rep.Traffic

@@ -319,7 +319,7 @@ func (r *rehearsal) seed(ctx context.Context) error {
 			return fmt.Errorf("snapshot node %q: %w", name, err)
 		}
 		r.seeded = snap
-		r.rep.Data.SeededKeys = int64(sum.Keys)
+		r.rep.Data.SeededKeys = int64(sum.Total())
 		r.rep.Data.SeedSeconds = time.Since(t0).Seconds()
 		r.rep.Data.Seed = sum.String()
 		fmt.Fprintf(r.log, "seeded node %s in %.1f s: %s\n", name, r.rep.Data.SeedSeconds, sum)
