@@ -83,6 +83,11 @@ func (b *benchLoop) run() {
 			return
 		case <-time.After(gap):
 		}
+		select {
+		case <-b.m.stopping: // a select picks at random among ready cases
+			return
+		default:
+		}
 		b.once()
 	}
 }
