@@ -387,6 +387,12 @@ func onDB(c *redis.Client, db int) (_ *redis.Client, done func()) {
 	if c.Options().DB == db {
 		return c, func() {}
 	}
+	return newClient(c, db)
+}
+
+// newClient returns a new client with c's options and database db, which
+// done closes.
+func newClient(c *redis.Client, db int) (_ *redis.Client, done func()) {
 	opt := *c.Options()
 	opt.DB = db
 	// State that NewClient fills in per client and that must not be shared

@@ -25,8 +25,8 @@ const (
 	chunkBytes = 256 << 10
 	// batchElems and batchBytes bound the replies of one pipeline of
 	// whole-value reads of small keys.
-	batchElems = 8000
-	batchBytes = 1 << 20
+	batchElems = 2000
+	batchBytes = 256 << 10
 )
 
 const (

@@ -124,9 +124,11 @@ func (s *side) fieldTTLsIn(db int) bool {
 	return !ok || !d.hasSub || d.subexpiry > 0
 }
 
-// onDB returns s for database db: the same server with a client for db.
+// onDB returns s for database db: the same server with a client of its
+// own for db, paced (see pacer).
 func (s *side) onDB(db int) (_ *side, done func()) {
-	c, done := onDB(s.c, db)
+	c, done := newClient(s.c, db)
+	c.AddHook(&pacer{})
 	cp := *s
 	cp.c = c
 	return &cp, done
