@@ -110,6 +110,7 @@ func clientMixRehearsal(t *testing.T, from, to string) {
 		stopped               bool
 		inSwitch              bool
 		switchAt              time.Time // when the switchover step's line was read
+		afterAt               time.Time // when its end was read
 		before, after         clientmix.Progress
 		sawBefore, sawAfter   bool
 		log                   strings.Builder
@@ -134,13 +135,16 @@ func clientMixRehearsal(t *testing.T, from, to string) {
 		case switchoverStepRe.MatchString(line):
 			inSwitch, switchAt, before, sawBefore = true, time.Now(), mix.Progress(), true
 		case inSwitch && strings.HasPrefix(line, "  passed after"):
-			inSwitch, after, sawAfter = false, mix.Progress(), true
+			inSwitch, after, sawAfter, afterAt = false, mix.Progress(), true, time.Now()
 		case stepLineRe.MatchString(line):
 			if m := stepLineRe.FindStringSubmatch(line); m[1] == m[2] && sawAfter {
 				// The last step starts, well after the switchover: stop
 				// the mix and check its data on the final master through
 				// the endpoint, while the rehearsal runs its last step
-				// and checks its own data.
+				// and checks its own data. The steps between can take a
+				// few milliseconds only: every client works at least
+				// 500 ms past the switchover.
+				time.Sleep(time.Until(afterAt.Add(500 * time.Millisecond)))
 				stopMix()
 			}
 		}
