@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -89,20 +88,8 @@ func clientMixRehearsal(t *testing.T, from, to string) {
 	runbookPath := mixRunbook(t, from)
 	args := []string{"rehearse", runbookPath, "--var", "from=" + from, "--var", "to=" + to,
 		"--keys", "5000", "--report", reportPath}
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "UNDERSTUDY_REHEARSAL_PASSWORD="+password)
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.AfterFunc(5*time.Minute, func() { _ = cmd.Process.Kill() })
-	defer deadline.Stop()
+	run := start(t, 5*time.Minute, append(os.Environ(), "UNDERSTUDY_REHEARSAL_PASSWORD="+password), args...)
+	cmd, stdout, stderr := run.cmd, run.stdout, run.log
 
 	var (
 		mix                   *clientmix.Mix
@@ -152,7 +139,7 @@ func clientMixRehearsal(t *testing.T, from, to string) {
 	if mix != nil && !stopped {
 		stopMix()
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if mixErr != nil {
 		t.Fatal(mixErr)
 	}

@@ -7,6 +7,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/rehearsal/container"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,4 +175,32 @@ func startPair(t *testing.T, ctx context.Context, name string, mv, rv redis.Vers
 	mc, rc = master.Client(), replica.Client()
 	t.Cleanup(func() { _ = mc.Close(); _ = rc.Close() })
 	return master, replica, mc, rc
+}
+
+// started is an understudy process that runs while the test reads its log.
+type started struct {
+	cmd    *exec.Cmd
+	stdout *strings.Builder
+	// log is its standard error, the rehearsal's progress.
+	log io.Reader
+}
+
+// start runs understudy with args from the repository root, with env as
+// its environment (nil: this process's), and kills it after limit; the test
+// reads s.log, then calls s.cmd.Wait.
+func start(t *testing.T, limit time.Duration, env []string, args ...string) started {
+	t.Helper()
+	s := started{cmd: exec.Command(binary, args...), stdout: &strings.Builder{}}
+	s.cmd.Dir, s.cmd.Env, s.cmd.Stdout = root, env, s.stdout
+	log, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.log = log
+	deadline := time.AfterFunc(limit, func() { _ = s.cmd.Process.Kill() })
+	t.Cleanup(func() { deadline.Stop() })
+	return s
 }

@@ -54,21 +54,10 @@ func TestOutsideToolsPythonChecks(t *testing.T) {
 	password := secretsPassword(t)
 	const user = "app-checks"
 	reportPath := filepath.Join(t.TempDir(), "report.json")
-	cmd := exec.Command(binary, "rehearse", "runbooks/examples/python-checks.hcl", "--var", "from=7.0", "--var", "to=8.0",
+	run := start(t, 10*time.Minute, outsideEnv("REDIS_PASSWORD="+password, "REDIS_USERNAME="+user),
+		"rehearse", "runbooks/examples/python-checks.hcl", "--var", "from=7.0", "--var", "to=8.0",
 		"--keys", "5000", "--rate", "200", "--report", reportPath)
-	cmd.Dir = root
-	cmd.Env = outsideEnv("REDIS_PASSWORD="+password, "REDIS_USERNAME="+user)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderrPipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.AfterFunc(10*time.Minute, func() { _ = cmd.Process.Kill() })
-	defer deadline.Stop()
+	cmd, stdout, stderrPipe := run.cmd, run.stdout, run.log
 
 	// While the rehearsal runs: connect to the endpoint it prints, as an
 	// outside test suite would, with the runbook's credentials.
@@ -88,7 +77,7 @@ func TestOutsideToolsPythonChecks(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	err = cmd.Wait()
+	err := cmd.Wait()
 
 	// The leaks first, so that a failing run still reports them; the
 	// messages name where the password is, never the password.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,20 +30,9 @@ var endpointRe = regexp.MustCompile(`endpoint app listens on (127\.0\.0\.1:\d+)`
 func TestOutsideWriterOnDB0(t *testing.T) {
 	password := "outside-writer-" + fmt.Sprint(time.Now().UnixNano())
 	reportPath := filepath.Join(t.TempDir(), "report.json")
-	cmd := exec.Command(binary, "rehearse", "runbooks/replica-swap.hcl", "--keys", "20000", "--report", reportPath)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "UNDERSTUDY_REHEARSAL_PASSWORD="+password)
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.AfterFunc(5*time.Minute, func() { _ = cmd.Process.Kill() })
-	defer deadline.Stop()
+	run := start(t, 5*time.Minute, append(os.Environ(), "UNDERSTUDY_REHEARSAL_PASSWORD="+password),
+		"rehearse", "runbooks/replica-swap.hcl", "--keys", "20000", "--report", reportPath)
+	cmd, stdout, stderr := run.cmd, run.stdout, run.log
 
 	var (
 		client        *goredis.Client
@@ -115,7 +103,7 @@ func TestOutsideWriterOnDB0(t *testing.T) {
 		}
 		readBack <- fmt.Errorf("the last step never passed")
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if err != nil {
 		t.Fatalf("rehearse: %v\n%s\n%s", err, stdout.String(), tail(log.String(), 60))
 	}

@@ -169,21 +169,10 @@ func TestInterrupt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reportPath := filepath.Join(t.TempDir(), "report.json")
-			cmd := exec.Command(binary, "rehearse", tc.runbook, "--keys", "1000", "--rate", "200", "--report", reportPath)
-			cmd.Dir = root
-			var stdout strings.Builder
-			cmd.Stdout = &stdout
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			run := start(t, 3*time.Minute, nil, "rehearse", tc.runbook, "--keys", "1000", "--rate", "200", "--report", reportPath)
+			cmd, stdout, stderr := run.cmd, run.stdout, run.log
 			session := ""
 			sc := bufio.NewScanner(stderr)
-			deadline := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
-			defer deadline.Stop()
 			for sc.Scan() {
 				line := sc.Text()
 				if m := sessionRe.FindStringSubmatch(line); m != nil {
@@ -208,7 +197,7 @@ func TestInterrupt(t *testing.T) {
 				for sc.Scan() {
 				}
 			}()
-			err = cmd.Wait()
+			err := cmd.Wait()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 				t.Errorf("exit after %s: %v, want code 130\n%s", tc.sig, err, stdout.String())
 			}

@@ -234,28 +234,7 @@ func compareDB(ctx context.Context, sa, sb *side, db int, o CompareOptions, res 
 		return err
 	}
 	res.KeysA += scanA.n
-	scanB := newKeyScanner(rb.s.c, "scan b", o)
-	err = scanB.each(ctx, func(keys []string) error {
-		if d.full() {
-			return nil
-		}
-		pipe := ra.s.c.Pipeline()
-		cmds := make([]*redis.IntCmd, len(keys))
-		for i, k := range keys {
-			cmds[i] = pipe.Exists(ctx, k)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("exists on a: %w", err)
-		}
-		for i, cmd := range cmds {
-			if cmd.Val() == 0 {
-				d.add(Diff{Kind: DiffKey, DB: db, Key: keys[i], Reason: "missing on a"})
-			}
-		}
-		return nil
-	})
-	res.KeysB += scanB.n
-	return err
+	return missingOnA(ctx, ra, rb, db, o, res, d)
 }
 
 // compareRecords reads keys from both sides at once and adds those that
@@ -427,4 +406,31 @@ func sideErrors(errA, errB error) error {
 		errB = fmt.Errorf("b: %w", errB)
 	}
 	return errors.Join(errA, errB)
+}
+
+// missingOnA scans database db of b and adds the keys a lacks to d; it
+// counts b's keys in res.
+func missingOnA(ctx context.Context, ra, rb *reader, db int, o CompareOptions, res *Result, d *diffs) error {
+	scanB := newKeyScanner(rb.s.c, "scan b", o)
+	err := scanB.each(ctx, func(keys []string) error {
+		if d.full() {
+			return nil
+		}
+		pipe := ra.s.c.Pipeline()
+		cmds := make([]*redis.IntCmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = pipe.Exists(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("exists on a: %w", err)
+		}
+		for i, cmd := range cmds {
+			if cmd.Val() == 0 {
+				d.add(Diff{Kind: DiffKey, DB: db, Key: keys[i], Reason: "missing on a"})
+			}
+		}
+		return nil
+	})
+	res.KeysB += scanB.n
+	return err
 }

@@ -136,28 +136,7 @@ func compareDigestValues(ctx context.Context, sa, sb *side, db int, o CompareOpt
 		return err
 	}
 	res.KeysA += scanA.n
-	scanB := newKeyScanner(rb.s.c, "scan b", o)
-	err = scanB.each(ctx, func(keys []string) error {
-		if d.full() {
-			return nil
-		}
-		pipe := ra.s.c.Pipeline()
-		cmds := make([]*goredis.IntCmd, len(keys))
-		for i, k := range keys {
-			cmds[i] = pipe.Exists(ctx, k)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("exists on a: %w", err)
-		}
-		for i, cmd := range cmds {
-			if cmd.Val() == 0 {
-				d.add(Diff{Kind: DiffKey, DB: db, Key: keys[i], Reason: "missing on a"})
-			}
-		}
-		return nil
-	})
-	res.KeysB += scanB.n
-	return err
+	return missingOnA(ctx, ra, rb, db, o, res, d)
 }
 
 // digestChunk is the number of keys per DEBUG DIGEST-VALUE call. The
