@@ -386,27 +386,16 @@ func aclDiffs(a, b aclUsers, d *diffs) (notes []string) {
 			a.label, a.version, b.label, b.version))
 	}
 	add := func(name, reason string) { d.add(Diff{Kind: DiffACLUser, Key: name, Reason: reason}) }
-	i, j := 0, 0
-	for i < len(a.users) || j < len(b.users) {
-		switch {
-		case j == len(b.users) || (i < len(a.users) && a.users[i].name < b.users[j].name):
-			add(a.users[i].name, "missing on "+b.label)
-			i++
-			continue
-		case i == len(a.users) || b.users[j].name < a.users[i].name:
-			add(b.users[j].name, "missing on "+a.label)
-			j++
-			continue
-		}
-		r, note := userDiff(&a.users[i], &b.users[j], a, b)
-		if r != "" {
-			add(a.users[i].name, r)
-		} else if note != "" {
-			notes = append(notes, fmt.Sprintf("acl user %q: %s", a.users[i].name, note))
-		}
-		i++
-		j++
-	}
+	mergeByName(a.users, b.users, func(u *aclUser) string { return u.name },
+		func(name, side string) { add(name, "missing on "+side) }, a.label, b.label,
+		func(x, y *aclUser) {
+			r, note := userDiff(x, y, a, b)
+			if r != "" {
+				add(x.name, r)
+			} else if note != "" {
+				notes = append(notes, fmt.Sprintf("acl user %q: %s", x.name, note))
+			}
+		})
 	return notes
 }
 

@@ -114,29 +114,38 @@ func libraryDiffs(a, b libraries, d *diffs) (notes []string) {
 		}
 		return notes
 	}
-	i, j := 0, 0
-	for i < len(a.libs) || j < len(b.libs) {
-		switch {
-		case j == len(b.libs) || (i < len(a.libs) && a.libs[i].name < b.libs[j].name):
-			add(a.libs[i].name, "missing on "+b.label)
-			i++
-			continue
-		case i == len(a.libs) || b.libs[j].name < a.libs[i].name:
-			add(b.libs[j].name, "missing on "+a.label)
-			j++
-			continue
-		}
-		x, y := &a.libs[i], &b.libs[j]
-		switch {
-		case x.engine != y.engine:
-			add(x.name, fmt.Sprintf("engine %s vs %s", x.engine, y.engine))
-		case x.code != y.code:
-			add(x.name, "code differs")
-		case !slices.Equal(x.functions, y.functions):
-			add(x.name, fmt.Sprintf("functions differ: %s vs %s", strings.Join(x.functions, ", "), strings.Join(y.functions, ", ")))
-		}
-		i++
-		j++
-	}
+	mergeByName(a.libs, b.libs, func(l *library) string { return l.name },
+		func(name, side string) { add(name, "missing on "+side) }, a.label, b.label,
+		func(x, y *library) {
+			switch {
+			case x.engine != y.engine:
+				add(x.name, fmt.Sprintf("engine %s vs %s", x.engine, y.engine))
+			case x.code != y.code:
+				add(x.name, "code differs")
+			case !slices.Equal(x.functions, y.functions):
+				add(x.name, fmt.Sprintf("functions differ: %s vs %s", strings.Join(x.functions, ", "), strings.Join(y.functions, ", ")))
+			}
+		})
 	return notes
+}
+
+// mergeByName walks two lists sorted by name: missing(name, side) for a
+// name only one of them holds (side: the label of the list that lacks it),
+// both(x, y) for a name both hold.
+func mergeByName[T any](a, b []T, name func(*T) string, missing func(name, side string), labelA, labelB string, both func(x, y *T)) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && name(&a[i]) < name(&b[j])):
+			missing(name(&a[i]), labelB)
+			i++
+		case i == len(a) || name(&b[j]) < name(&a[i]):
+			missing(name(&b[j]), labelA)
+			j++
+		default:
+			both(&a[i], &b[j])
+			i++
+			j++
+		}
+	}
 }
