@@ -228,16 +228,7 @@ func checkSeed(t *testing.T, c *redis.Client, v seedVersion, o SeedOptions, sum 
 func (s *seedSeen) readDB(t *testing.T, c *redis.Client, db int, v seedVersion) {
 	t.Helper()
 	ctx := context.Background()
-	var keys []string
-	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
+	keys := sortedKeys(t, c)
 	wantType := map[string]string{kindHyperLogLog: TypeString, kindBitmap: TypeString, kindGeo: TypeZSet}
 	for _, key := range keys {
 		parts := strings.Split(key, ":")
@@ -509,16 +500,7 @@ func takeSeedState(t *testing.T, c *redis.Client, dbs []int) seedState {
 func seedContent(t *testing.T, c *redis.Client) string {
 	t.Helper()
 	ctx := context.Background()
-	var keys []string
-	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
+	keys := sortedKeys(t, c)
 	h := sha256.New()
 	for _, key := range keys {
 		typ := c.Type(ctx, key).Val()
@@ -818,4 +800,21 @@ func TestSeedDefault(t *testing.T) {
 	}
 	mem := info(t, c, "memory")["used_memory_human"]
 	t.Logf("used memory %s, %.1f MB sent", mem, float64(sum.Bytes)/1e6)
+}
+
+// sortedKeys returns every key of c's database, sorted, once each.
+func sortedKeys(t *testing.T, c *redis.Client) []string {
+	t.Helper()
+	ctx := context.Background()
+	var keys []string
+	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	return keys
 }
