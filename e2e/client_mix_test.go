@@ -183,7 +183,7 @@ func clientMixRehearsal(t *testing.T, from, to string) {
 	if !sawBefore || !sawAfter {
 		t.Errorf("the switchover's start or end not seen in the log")
 	} else {
-		if !benchSpanned(mix.BenchRuns(), switchAt, 200*time.Millisecond) {
+		if !clientmix.BenchCovered(mix.BenchRuns(), switchAt, 200*time.Millisecond) {
 			t.Errorf("no redis-benchmark run spanned the switchover's start: %+v", mix.BenchRuns())
 		}
 		// Each client worked before the switchover and after it (the step
@@ -207,17 +207,6 @@ func clientMixRehearsal(t *testing.T, from, to string) {
 	if res.Jobs.Pushed < 100 || res.Stream.Added < 100 || res.Tx.Acked < 100 || res.RESP3.Writes < 100 || res.Bench.Requests == 0 {
 		t.Errorf("the mix did too little: %s", res)
 	}
-}
-
-// benchSpanned reports whether a redis-benchmark run that did not fail was
-// in progress at at and still margin later (or until Stop killed it).
-func benchSpanned(runs []clientmix.BenchRun, at time.Time, margin time.Duration) bool {
-	for _, r := range runs {
-		if !r.Failed && r.Start.Before(at) && (r.End.IsZero() || r.Stopped || r.End.After(at.Add(margin))) {
-			return true
-		}
-	}
-	return false
 }
 
 // benchTests is redis-benchmark's -t for a rehearsal from version from. On

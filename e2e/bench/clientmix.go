@@ -138,20 +138,16 @@ func (w *mixWatch) Write(b []byte) (int, error) {
 }
 
 // across says whether the mix was at work across the switchover: a
-// redis-benchmark run was in progress when the step started and 200 ms
-// later (the hold begins within milliseconds), and the other clients
+// redis-benchmark run was in progress when the step started and runs went
+// on until 200 ms later (the hold begins within milliseconds), and the other clients
 // went on.
 func (w *mixWatch) across() string {
 	if w.before == nil || w.after == nil {
 		return "switchover not seen"
 	}
-	spanned := false
-	for _, r := range w.mix.BenchRuns() {
-		spanned = spanned || !r.Failed && r.Start.Before(w.switchAt) && (r.End.IsZero() || r.Stopped || r.End.After(w.switchAt.Add(200*time.Millisecond)))
-	}
 	b := w.before
 	switch {
-	case !spanned:
+	case !clientmix.BenchCovered(w.mix.BenchRuns(), w.switchAt, 200*time.Millisecond):
 		return "no redis-benchmark run spanned it"
 	case w.res == nil:
 		return "the mix did not finish"

@@ -261,3 +261,39 @@ func (r BenchResult) String() string {
 	}
 	return s
 }
+
+// benchGap is the longest pause between two redis-benchmark runs that
+// still counts as one stream of requests (the loop starts the next run at
+// once; measured: tens of microseconds).
+const benchGap = 50 * time.Millisecond
+
+// BenchCovered reports whether redis-benchmark runs that did not fail were
+// sending requests from before at until at+d without a pause longer than
+// benchGap: runs follow one another, so one run ending inside the window is
+// not a gap.
+func BenchCovered(runs []BenchRun, at time.Time, d time.Duration) bool {
+	covered := time.Time{} // requests were in flight up to here
+	for _, r := range runs {
+		if r.Failed {
+			covered = time.Time{}
+			continue
+		}
+		switch {
+		case covered.IsZero() && !r.Start.Before(at):
+			continue
+		case !covered.IsZero() && r.Start.Sub(covered) > benchGap:
+			covered = time.Time{}
+			if !r.Start.Before(at) {
+				continue
+			}
+		}
+		if r.End.IsZero() || r.Stopped {
+			return true
+		}
+		covered = r.End
+		if covered.After(at.Add(d)) {
+			return true
+		}
+	}
+	return false
+}
