@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/dataset"
 	"github.com/understudy/understudy/steps/topology"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -40,6 +41,15 @@ func (x *Exec) Topology() topology.Topology { return x.in.opts.Topology }
 
 // ExcludeKeys are the key patterns every data comparison leaves out.
 func (x *Exec) ExcludeKeys() []string { return x.in.opts.ExcludeKeys }
+
+// Comparer runs a full data comparison: in a worker process when the
+// caller set one, else in this process.
+func (x *Exec) Comparer() dataset.Comparer {
+	if c := x.in.opts.Comparer; c != nil {
+		return c
+	}
+	return dataset.InProcess{}
+}
 
 // Node returns a node of the runbook.
 func (x *Exec) Node(name string) (topology.Node, error) {

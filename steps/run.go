@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/dataset"
 	"github.com/understudy/understudy/steps/topology"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -38,6 +39,9 @@ type Options struct {
 	// ExcludeKeys are key patterns every data comparison leaves out, e.g.
 	// the rehearsal's write probe.
 	ExcludeKeys []string
+	// Comparer runs the verify steps' full comparisons; nil: in this
+	// process.
+	Comparer dataset.Comparer
 }
 
 // StepResult is how one step went.

@@ -101,6 +101,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	secrets := redact.New()
 	rep, err := rehearsal.Rehearse(ctx, rb, files[0], rehearsal.Options{
 		Keys: *keys, WriteRate: *rate, Catalog: catalog, Log: log, Variables: varsShown, Secrets: secrets,
+		Comparer: comparer(),
 	})
 	if err != nil {
 		var hd hcl.Diagnostics

@@ -229,3 +229,98 @@ func slowlog(t *testing.T, cs ...*redis.Client) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// testWorker runs comparisons in TestWorkerProcess, a child process of the
+// test binary, the way understudy runs them in "understudy internal-compare".
+func testWorker() *Worker {
+	return &Worker{
+		Command: []string{os.Args[0], "-test.run=^TestWorkerProcess$"},
+		Nice:    10,
+		Env:     []string{"DATASET_WORKER=1"},
+	}
+}
+
+// TestWorkerProcess is the comparison worker's process; it does nothing in
+// a normal test run.
+func TestWorkerProcess(t *testing.T) {
+	if os.Getenv("DATASET_WORKER") == "" {
+		return
+	}
+	if err := ServeWorker(context.Background(), os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// inProcessMeter writes to addr from a goroutine of this process, as the
+// rehearsal's write probe does, and returns a function that gives the
+// longest gap between two replies since its last call.
+func inProcessMeter(t *testing.T, addr, password string) func() time.Duration {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: password})
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var longest time.Duration
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := time.Now()
+		for i := 0; ctx.Err() == nil; i++ {
+			err := c.Set(ctx, fmt.Sprintf("probe:%d", i%1000), i, 0).Err()
+			now := time.Now()
+			if err == nil {
+				mu.Lock()
+				longest = max(longest, now.Sub(last))
+				mu.Unlock()
+			}
+			last = now
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = c.Close()
+	})
+	return func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		l := longest
+		longest = 0
+		return l
+	}
+}
+
+// TestWorkerStall compares a master and its replica holding the big keys
+// while a goroutine of this process writes to the master, once in this
+// process and once in a worker process, and logs the writer's longest gap
+// for each. The two results must agree; timings are logged, not asserted.
+func TestWorkerStall(t *testing.T) {
+	ctx := context.Background()
+	srvA, a := server(t, fastSync, samePassword)
+	srvB, b := server(t, samePassword)
+	writeBigKeys(t, a, 1_000_000, 10<<20)
+	if _, err := Seed(ctx, a, SeedOptions{Keys: 5000, Seed: 5, SkipBigKeys: true}); err != nil {
+		t.Fatal(err)
+	}
+	replicate(t, hostNode(srvA, a), hostNode(srvB, b))
+	copyUsers(t, a, b)
+	gap := inProcessMeter(t, srvA.Addr, testPassword)
+	time.Sleep(time.Second)
+	t.Logf("idle: longest gap %v over 1 s", gap())
+	opts := CompareOptions{Exclude: []string{"probe:*"}}
+	for _, c := range []struct {
+		name string
+		cmp  Comparer
+	}{{"in process", InProcess{}}, {"worker", testWorker()}, {"in process", InProcess{}}, {"worker", testWorker()}} {
+		gap()
+		res, err := c.cmp.Compare(ctx, a, b, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		t.Logf("%s: %d keys in %.0f ms, equal %v, longest gap of the writer %v", c.name, res.KeysA, res.DurationMS, res.Equal, gap())
+		if !res.Equal || res.KeysA != 5002 {
+			t.Errorf("%s: %+v", c.name, res)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func (Verify) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 	}
 	shown := 10
 	opts.MaxDiffs = recheckMax
-	res, err := dataset.Compare(ctx, ac, bc, opts)
+	res, err := x.Comparer().Compare(ctx, ac, bc, opts)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("compare %q and %q: %w", a.Name(), b.Name(), err)
 	}
@@ -177,7 +177,7 @@ func recheck(ctx context.Context, x *steps.Exec, ac, bc *goredis.Client, opts da
 		if keys, all := res.Keys(); !all {
 			// More differences than listed, or a function library or an
 			// ACL user: compare everything again.
-			again, err = dataset.Compare(ctx, ac, bc, opts)
+			again, err = x.Comparer().Compare(ctx, ac, bc, opts)
 			n += int(res.KeysA)
 		} else {
 			again, err = dataset.CompareKeys(ctx, ac, bc, keys, opts)

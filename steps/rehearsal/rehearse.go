@@ -68,6 +68,10 @@ type Options struct {
 	// runbook's sensitive values) for the caller's own outputs; nil: a set
 	// of the rehearsal's own.
 	Secrets *redact.Secrets
+	// Comparer runs the verify steps' full comparisons; nil: in this
+	// process (understudy runs them in a worker process, see
+	// dataset.Worker).
+	Comparer dataset.Comparer
 }
 
 // rehearsal is one run: the phases below fill it in order.
@@ -370,7 +374,7 @@ func (r *rehearsal) runSteps(ctx context.Context) {
 	if r.writer != nil {
 		hooks = append(hooks, &markHook{w: r.writer})
 	}
-	steps.New(r.rb, steps.Options{Topology: r.dep, Hooks: hooks, ExcludeKeys: r.exclude}).Run(ctx)
+	steps.New(r.rb, steps.Options{Topology: r.dep, Hooks: hooks, ExcludeKeys: r.exclude, Comparer: r.opts.Comparer}).Run(ctx)
 	if r.writer != nil {
 		sleepCtx(ctx, settle)
 	}
