@@ -27,6 +27,7 @@ import (
 
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/internal/jobqueue"
+	"github.com/understudy/understudy/steps/dataset"
 	"github.com/understudy/understudy/steps/kinds"
 	"github.com/understudy/understudy/steps/rehearsal"
 	"github.com/understudy/understudy/steps/rehearsal/container"
@@ -42,7 +43,23 @@ var runbooks = []struct {
 	{"replica-swap + BLPOP jobs", "runbooks/replica-swap.hcl", "promote", true},
 }
 
+// workerArg makes this program a comparison worker, as "understudy
+// internal-compare" is for understudy: the verify steps run their full
+// comparison in a child process, as they do in understudy rehearse.
+const workerArg = "internal-compare"
+
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == workerArg {
+		if err := dataset.ServeWorker(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fail(err)
+		}
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fail(err)
+	}
+	comparer := &dataset.Worker{Command: []string{exe, workerArg}, Nice: 10}
 	keys := flag.Int("keys", rehearsal.DefaultKeys, "keys to seed")
 	rate := flag.Int("rate", rehearsal.DefaultWriteRate, "writes per second")
 	pairs := flag.String("pairs", "6.0:7.0,7.0:8.0,7.0:valkey:8.1", "comma-separated from:to pairs")
@@ -67,7 +84,7 @@ func main() {
 				fail(diags)
 			}
 			fmt.Fprintf(os.Stderr, "rehearsing %s %s → %s ...\n", rbk.path, from, to)
-			opts := rehearsal.Options{Keys: *keys, WriteRate: *rate, Catalog: catalog}
+			opts := rehearsal.Options{Keys: *keys, WriteRate: *rate, Catalog: catalog, Comparer: comparer}
 			var jobs *jobWatch
 			if rbk.jobs {
 				jobs = &jobWatch{password: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36), steps: len(rb.Steps)}
