@@ -26,7 +26,12 @@ type Endpoint struct {
 	// Redis-aware proxy does; ConnectionsClose closes them, as a load
 	// balancer removing a backend does, and clients reconnect.
 	Connections string
-	DeclRange   hcl.Range
+	// Address is where the application connects live (a DNS name or a
+	// load balancer, host:port): apply's canary writes through it. A
+	// rehearsal uses its own proxy's address instead. Empty when not set
+	// or when an env() it reads is unset.
+	Address   string
+	DeclRange hcl.Range
 }
 
 // What a rehearsal endpoint does with open connections when repointed.
@@ -52,6 +57,11 @@ func (r *Runbook) decodeEndpointBlock(b *hcl.Block) (*Endpoint, hcl.Diagnostics)
 		s, sDiags := r.staticString(attr.Expr, "The description of an endpoint")
 		diags = append(diags, sDiags...)
 		e.Description = s
+	}
+	if attr, ok := content.Attributes["address"]; ok {
+		a, aDiags := r.staticString(attr.Expr, "The address of an endpoint")
+		diags = append(diags, aDiags...)
+		e.Address = a
 	}
 	if attr, ok := content.Attributes["connections"]; ok {
 		c, cDiags := r.staticString(attr.Expr, "The connections setting of an endpoint")

@@ -65,6 +65,7 @@ var endpointSchema = &hcl.BodySchema{
 		{Name: "target", Required: true},
 		{Name: "switch"},
 		{Name: "connections"},
+		{Name: "address"},
 		{Name: "description"},
 	},
 }

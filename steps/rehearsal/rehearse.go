@@ -21,9 +21,9 @@ import (
 	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/rehearsal/container"
 	"github.com/understudy/understudy/steps/rehearsal/proxy"
-	"github.com/understudy/understudy/steps/rehearsal/traffic"
 	"github.com/understudy/understudy/steps/report"
 	"github.com/understudy/understudy/steps/topology"
+	"github.com/understudy/understudy/steps/traffic"
 )
 
 // Defaults of a rehearsal.
@@ -372,7 +372,7 @@ func (r *rehearsal) startTraffic(ctx context.Context) error {
 func (r *rehearsal) runSteps(ctx context.Context) {
 	hooks := []steps.Hook{steps.NewProgress(r.log, r.rb), report.NewRecorder(r.rep, r.rb, r.origin, r.secrets)}
 	if r.writer != nil {
-		hooks = append(hooks, &markHook{w: r.writer})
+		hooks = append(hooks, &traffic.StepMarks{W: r.writer})
 	}
 	steps.New(r.rb, steps.Options{Topology: r.dep, Hooks: hooks, ExcludeKeys: r.exclude, Comparer: r.opts.Comparer}).Run(ctx)
 	if r.writer != nil {
@@ -413,7 +413,7 @@ func (r *rehearsal) check(ctx context.Context) {
 			fail("read back acknowledged writes from %q: %v", r.final, err)
 		}
 		rep.Traffic = tr
-		attributeStalls(rep, tr)
+		rep.AttributeStalls(tr)
 		if tr.Lost > 0 {
 			fail("%d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, r.final, tr.LostSamples)
 		}
@@ -475,43 +475,6 @@ func (r *rehearsal) check(ctx context.Context) {
 	if rep.Status == steps.StatusInterrupted {
 		rep.Errors = append(rep.Errors, "interrupted by a signal "+rep.Interrupted)
 	}
-}
-
-// attributeStalls gives each step the longest write stall attributed to it:
-// every gap between the probe's acknowledgements counts for the one step it
-// overlapped most, on the run's one time origin.
-func attributeStalls(rep *report.Report, tr *traffic.Report) {
-	var windows []traffic.Window
-	var targets []*report.Step
-	for _, list := range [][]report.Step{rep.Steps, rep.Rollback} {
-		for i := range list {
-			s := &list[i]
-			if s.Attempts == 0 {
-				continue
-			}
-			windows = append(windows, traffic.Window{Step: s.Name, FromMS: s.StartMS, ToMS: s.StartMS + s.DurationMS})
-			targets = append(targets, s)
-		}
-	}
-	for i, stall := range tr.Attribute(windows) {
-		targets[i].MaxStallMS = &stall
-	}
-}
-
-// markHook marks step boundaries on the probe's timeline.
-type markHook struct {
-	steps.NilHook
-	w *traffic.Writer
-}
-
-func (m *markHook) PreStep(s *dsl.Step) (steps.HookAction, error) {
-	m.w.Mark(traffic.Mark{Step: s.Name, Event: traffic.EventStart})
-	return steps.HookContinue, nil
-}
-
-func (m *markHook) PostStep(res *steps.StepResult) (steps.HookAction, error) {
-	m.w.Mark(traffic.Mark{Step: res.Step.Name, Event: traffic.EventEnd, Status: res.Status})
-	return steps.HookContinue, nil
 }
 
 // CheckRehearsable reports nodes that cannot be rehearsed.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/understudy/understudy/steps/redact"
 
-	"github.com/understudy/understudy/steps/rehearsal/traffic"
+	"github.com/understudy/understudy/steps/traffic"
 )
 
 // Report is the JSON document of one run.

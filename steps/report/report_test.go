@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/understudy/understudy/steps/rehearsal/traffic"
+	"github.com/understudy/understudy/steps/traffic"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")

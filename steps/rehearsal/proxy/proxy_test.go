@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/understudy/understudy/internal/redistest"
-	"github.com/understudy/understudy/steps/rehearsal/traffic"
+	"github.com/understudy/understudy/steps/traffic"
 )
 
 func TestProxyForwardsWriter(t *testing.T) {

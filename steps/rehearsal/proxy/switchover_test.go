@@ -13,7 +13,7 @@ import (
 
 	"github.com/understudy/understudy/internal/redistest"
 	"github.com/understudy/understudy/steps/rehearsal/proxy"
-	"github.com/understudy/understudy/steps/rehearsal/traffic"
+	"github.com/understudy/understudy/steps/traffic"
 )
 
 // switchover runs the lossless sequence from A to B through p and returns how

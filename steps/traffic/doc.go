@@ -1,5 +1,6 @@
-// Package traffic is the rehearsal's proof of "no acknowledged write lost,
-// write stall of milliseconds": a writer that runs through an upgrade against
+// Package traffic is the proof of "no acknowledged write lost, write stall of
+// milliseconds", for a rehearsal (the write probe) and for an apply (the
+// canary): a writer that runs through an upgrade against
 // the application's endpoint and keeps a ledger of every write the server
 // acknowledged.
 //

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/understudy/understudy/internal/redistest"
-	"github.com/understudy/understudy/steps/rehearsal/traffic"
+	"github.com/understudy/understudy/steps/traffic"
 )
 
 func startWriter(t *testing.T, ctx context.Context, o traffic.Options) *traffic.Writer {
