@@ -37,8 +37,9 @@ node "new" {
 # Where the application connects. A rehearsal puts a proxy here; live, the
 # switch command repoints DNS or the load balancer.
 endpoint "app" {
-  target = node.old
-  switch = ["./switch-endpoint.sh", "app-redis.internal"]
+  target  = node.old
+  address = env("APP_ADDRESS", "app-redis.internal:6379")
+  switch  = ["./switch-endpoint.sh", "app-redis.internal"]
 }
 
 step "assert" "source_is_master" {

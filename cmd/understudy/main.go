@@ -5,6 +5,8 @@
 //	understudy plan FILE [--var N=V]...    print what a runbook will do
 //	understudy rehearse FILE [--var N=V]... [--report PATH]
 //	                                       run it against containers of the real versions
+//	understudy apply FILE|PLAN [--auto-approve] [--report PATH]
+//	                                       run it against the live nodes
 package main
 
 import (
@@ -35,6 +37,7 @@ var commands = []command{
 	{"fmt", "Rewrite runbooks in canonical HCL style", runFmt},
 	{"plan", "Print the ordered steps with resolved values and the point of no return", runPlan},
 	{"rehearse", "Run a runbook against containers of the real versions under write traffic", runRehearse},
+	{"apply", "Run a runbook or a saved plan against the live nodes, with a canary writer", runApply},
 	{"version", "Print understudy's version", runVersion},
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/understudy/understudy/steps/redact"
 	"github.com/understudy/understudy/steps/rehearsal"
 	"github.com/understudy/understudy/steps/rehearsal/container"
-	"github.com/zclconf/go-cty/cty"
 )
 
 func runRehearse(args []string, stdout, stderr io.Writer) int {
@@ -90,14 +89,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	if *quiet {
 		log = io.Discard
 	}
-	varsShown := map[string]string{}
-	for name := range rb.Variables {
-		if rb.SensitiveVar(name) {
-			varsShown[name] = "(sensitive)"
-		} else if v, ok := rb.Var(name); ok && v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
-			varsShown[name] = v.AsString()
-		}
-	}
+	varsShown := shownVariables(rb)
 	secrets := redact.New()
 	rep, err := rehearsal.Rehearse(ctx, rb, files[0], rehearsal.Options{
 		Keys: *keys, WriteRate: *rate, Catalog: catalog, Log: log, Variables: varsShown, Secrets: secrets,

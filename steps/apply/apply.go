@@ -1,0 +1,259 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps"
+	"github.com/understudy/understudy/steps/dataset"
+	"github.com/understudy/understudy/steps/redact"
+	"github.com/understudy/understudy/steps/redis"
+	"github.com/understudy/understudy/steps/report"
+	"github.com/understudy/understudy/steps/topology"
+	"github.com/understudy/understudy/steps/traffic"
+)
+
+// Options configure one apply.
+type Options struct {
+	// Runbook is the runbook's file name, for the report and the lock.
+	Runbook string
+	// Version is understudy's version, for the lock and the journal.
+	Version string
+	// Log receives progress lines, secrets redacted; nil discards.
+	Log io.Writer
+	// Secrets are redacted from every output; nil: the runbook's own.
+	Secrets *redact.Secrets
+	// Variables are shown in the report (sensitive ones masked).
+	Variables map[string]string
+	// Planned, when applying a saved plan, are the nodes as planned: a
+	// node that changed since refuses the apply before the first write.
+	Planned []NodeState
+	// CanaryRate is the canary's writes per second through the endpoint's
+	// address; 0 means DefaultCanaryRate, negative no canary.
+	CanaryRate int
+	// Comparer runs the verify steps' comparisons; nil: in this process.
+	Comparer dataset.Comparer
+	// Hooks are called after apply's own (progress, report, canary
+	// marks).
+	Hooks []steps.Hook
+}
+
+// DefaultCanaryRate is the canary's default rate: low enough to be noise
+// next to any production traffic, high enough to time a switchover to a
+// few milliseconds.
+const DefaultCanaryRate = 200
+
+// CanaryPrefix starts every key the canary writes; the keys are removed at
+// the end, and every data comparison leaves them out.
+const CanaryPrefix = "understudy:canary:"
+
+// ErrRefused wraps the reasons an apply is refused before its first write.
+var ErrRefused = errors.New("apply refused")
+
+// Preflight reads every node of the runbook and, when a plan is given,
+// checks that the runbook files and the nodes are still what was planned.
+// It sends nothing but INFO. An error wraps ErrRefused and names every
+// reason.
+func Preflight(ctx context.Context, rb *dsl.Runbook, t topology.Topology, plan *Plan) ([]NodeState, error) {
+	var reasons []string
+	if plan != nil {
+		reasons = append(reasons, plan.CheckFiles()...)
+	}
+	nodes, err := ReadNodes(ctx, t, rb.NodeNames())
+	if err != nil {
+		reasons = append(reasons, err.Error())
+	} else if plan != nil {
+		reasons = append(reasons, Changes(plan.Nodes, nodes)...)
+	}
+	if len(reasons) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrRefused, strings.Join(reasons, "; "))
+	}
+	return nodes, nil
+}
+
+// Run applies the runbook to the nodes of t: the canary through the first
+// endpoint's address, the steps with their rollback, then the canary's
+// ledger read back from the final master. Call Preflight first. The report
+// says how it went; an error means the apply could not run at all.
+func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []NodeState, o Options) (*report.Report, error) {
+	origin := time.Now()
+	secrets := o.Secrets
+	if secrets == nil {
+		secrets = redact.New(rb.Secrets()...)
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	lw := secrets.Writer(log)
+	defer lw.Close()
+	rep := &report.Report{Runbook: o.Runbook, Mode: "apply", Status: steps.StatusFailed, Variables: o.Variables}
+	for _, n := range nodes {
+		rep.Nodes = append(rep.Nodes, report.Node{Name: n.Name, VersionBefore: n.Version})
+	}
+
+	can, err := startCanary(ctx, rb, t, o, origin)
+	if err != nil {
+		return nil, err
+	}
+	if can != nil {
+		fmt.Fprintf(lw, "canary: %d writes/s through endpoint %q at %s (keys %s*)\n", can.rate, can.endpoint, can.addr, can.prefix)
+	}
+
+	hooks := []steps.Hook{steps.NewProgress(lw, rb), report.NewRecorder(rep, rb, origin, secrets)}
+	if can != nil {
+		hooks = append(hooks, &traffic.StepMarks{W: can.w})
+	}
+	hooks = append(hooks, o.Hooks...)
+	exclude := []string{CanaryPrefix + "*"}
+	res := steps.New(rb, steps.Options{Topology: t, Hooks: hooks, ExcludeKeys: exclude, Comparer: o.Comparer}).Run(ctx)
+	rep.Status = res.Status
+	if res.RollbackStatus != "" {
+		rep.RollbackStatus = res.RollbackStatus
+	}
+	for _, d := range res.Diagnostics {
+		rep.Errors = append(rep.Errors, secrets.String(dsl.DiagnosticLine(d)))
+	}
+
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if can != nil {
+		can.finish(vctx, rep, t, lw)
+	}
+	for i, n := range rep.Nodes {
+		if node, err := t.Node(n.Name); err == nil {
+			if c, err := node.Client(); err == nil {
+				if info, err := redis.ReadInfo(vctx, c, "server", "replication"); err == nil {
+					if v, err := redis.VersionFromInfo(info); err == nil {
+						rep.Nodes[i].VersionAfter = v.String()
+					}
+					rep.Nodes[i].RoleAfter = strings.Replace(info["role"], "slave", "replica", 1)
+				}
+			}
+		}
+	}
+	rep.DurationMS = float64(time.Since(origin).Microseconds()) / 1000
+	return rep, nil
+}
+
+// canary is the low-rate writer of an apply.
+type canary struct {
+	w            *traffic.Writer
+	addr, prefix string
+	rate         int
+	endpoint     string
+}
+
+// startCanary starts the canary through the first endpoint that declares
+// the application's address, with the credentials of the node it targets.
+// No endpoint with an address: no canary, said in the log by the caller.
+func startCanary(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Options, origin time.Time) (*canary, error) {
+	if o.CanaryRate < 0 {
+		return nil, nil
+	}
+	var ep *dsl.Endpoint
+	for _, name := range slices.Sorted(maps.Keys(rb.Endpoints)) {
+		if e := rb.Endpoints[name]; e.Address != "" {
+			ep = e
+			break
+		}
+	}
+	if ep == nil {
+		return nil, nil
+	}
+	target, ok := rb.Nodes[ep.Target]
+	if !ok {
+		return nil, fmt.Errorf("canary: endpoint %q targets no node", ep.Name)
+	}
+	rate := o.CanaryRate
+	if rate == 0 {
+		rate = DefaultCanaryRate
+	}
+	prefix := fmt.Sprintf("%s%d:", CanaryPrefix, origin.UnixNano())
+	w, err := traffic.Start(ctx, traffic.Options{
+		Addr: ep.Address, Username: target.Username, Password: target.Password,
+		Prefix: prefix, Rate: rate, Workers: 2, Origin: origin, MaxDuration: 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the canary through %s: %w", ep.Address, err)
+	}
+	return &canary{w: w, addr: ep.Address, prefix: prefix, rate: rate, endpoint: ep.Name}, nil
+}
+
+// finish stops the canary, reads its acknowledged writes back from the
+// endpoint's final target, puts the figures in the report and removes the
+// canary's keys.
+func (c *canary) finish(ctx context.Context, rep *report.Report, t topology.Topology, log io.Writer) {
+	tr := c.w.Stop()
+	rep.Traffic = tr
+	ep, err := t.Endpoint(c.endpoint)
+	if err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("canary: %v", err))
+		return
+	}
+	final := ep.Target()
+	n, err := t.Node(final)
+	var fc *goredis.Client
+	if err == nil {
+		fc, err = n.Client()
+	}
+	if err == nil {
+		err = c.w.Verify(ctx, fc, tr)
+	}
+	if err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("canary: read back acknowledged writes from %q: %v", final, err))
+		if rep.Status == steps.StatusPassed {
+			rep.Status = steps.StatusFailed
+		}
+		return
+	}
+	rep.AttributeStalls(tr)
+	if tr.Lost > 0 {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("canary: %d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, final, tr.LostSamples))
+		if rep.Status == steps.StatusPassed {
+			rep.Status = steps.StatusFailed
+		}
+	}
+	removed, err := removeKeys(ctx, fc, c.prefix+"*")
+	if err != nil {
+		fmt.Fprintf(log, "warning: canary keys %s* not all removed from %q: %v\n", c.prefix, final, err)
+		return
+	}
+	fmt.Fprintf(log, "canary: %d acknowledged, %d lost, longest stall %.1f ms; %d keys removed from %q\n", tr.Acked, tr.Lost, tr.MaxStallMS, removed, final)
+}
+
+// removeKeys unlinks the keys matching pattern, a SCAN page at a time.
+func removeKeys(ctx context.Context, c *goredis.Client, pattern string) (int64, error) {
+	var n int64
+	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		d, err := c.Unlink(ctx, batch...).Result()
+		n += d
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return n, err
+	}
+	return n, flush()
+}
