@@ -20,6 +20,7 @@ import (
 	"github.com/understudy/understudy/steps/report"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"golang.org/x/sys/unix"
 )
 
 func runApply(args []string, stdout, stderr io.Writer) int {
@@ -176,10 +177,11 @@ func shownVariables(rb *dsl.Runbook) map[string]string {
 	return out
 }
 
-// isTerminal reports whether f is a character device (a terminal).
+// isTerminal reports whether f is a terminal (not /dev/null, a pipe or a
+// file).
 func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 func orNone(list []string) string {

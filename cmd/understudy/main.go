@@ -10,9 +10,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Exit codes.
@@ -45,6 +48,9 @@ var commands = []command{
 var version = "dev"
 
 func main() {
+	// go-redis logs its pool's dial failures on its own; understudy says
+	// what failed where it matters, once, with the node's name.
+	goredis.SetLogger(quietLogger{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -68,6 +74,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	usage(stderr)
 	return exitUsage
 }
+
+// quietLogger discards go-redis's internal log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: understudy <command> [arguments]")

@@ -74,7 +74,7 @@ func Preflight(ctx context.Context, rb *dsl.Runbook, t topology.Topology, plan *
 		reasons = append(reasons, Changes(plan.Nodes, nodes)...)
 	}
 	if len(reasons) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrRefused, strings.Join(reasons, "; "))
+		return nil, fmt.Errorf("%w, nothing was sent:\n  - %s", ErrRefused, strings.Join(reasons, "\n  - "))
 	}
 	return nodes, nil
 }
