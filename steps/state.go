@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -89,27 +88,8 @@ func mentions(exprs []hcl.Expression, node, attr string) bool {
 // appClients counts the connections of a node that are neither
 // understudy's own (named topology.ClientName) nor replication links.
 func appClients(ctx context.Context, c *goredis.Client) (int64, error) {
-	list, err := c.ClientList(ctx).Result()
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
-		if line == "" {
-			continue
-		}
-		f := map[string]string{}
-		for _, kv := range strings.Fields(line) {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				f[k] = v
-			}
-		}
-		if f["name"] == topology.ClientName || strings.ContainsAny(f["flags"], "MS") {
-			continue
-		}
-		n++
-	}
-	return n, nil
+	ids, err := redis.AppClients(ctx, c, topology.ClientName)
+	return int64(len(ids)), err
 }
 
 // readNode reads INFO from a node.

@@ -3,8 +3,6 @@ package live
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"strings"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -54,8 +52,22 @@ func (t *Topology) Endpoint(name string) (topology.Endpoint, error) {
 		return nil, fmt.Errorf("no endpoint named %q", name)
 	}
 	ep := NewCommandEndpoint(e, t.rb.Dir)
+	ep.closeApp = t.closeApp
 	t.eps[name] = ep
 	return ep, nil
+}
+
+// closeApp closes the application's connections on a node.
+func (t *Topology) closeApp(ctx context.Context, name string) (int, error) {
+	n, err := t.Node(name)
+	if err != nil {
+		return 0, err
+	}
+	c, err := n.Client()
+	if err != nil {
+		return 0, err
+	}
+	return redis.KillAppClients(ctx, c, topology.ClientName)
 }
 
 // Close closes the controller's clients.
@@ -87,50 +99,4 @@ func (n *node) MasterAuth() redis.Auth {
 // Upgrade refuses: live upgrades need lifecycle commands.
 func (n *node) Upgrade(_ context.Context, v redis.Version) error {
 	return steps.Permanent(fmt.Errorf("upgrading live node %q to %s needs a lifecycle command (systemctl, docker, kubectl), which understudy does not run yet", n.n.Name, v))
-}
-
-// CommandEndpoint is a live endpoint repointed by the runbook's switch
-// command (DNS, a load balancer): the new target's node name and address are
-// appended to the command. It cannot hold the application; the switchover's
-// server-side pause protects the data then.
-type CommandEndpoint struct {
-	Command []string
-	Dir     string
-	mu      sync.Mutex
-	target  string
-}
-
-// NewCommandEndpoint returns the live endpoint of an endpoint block.
-func NewCommandEndpoint(e *dsl.Endpoint, dir string) *CommandEndpoint {
-	return &CommandEndpoint{Command: e.Switch, Dir: dir, target: e.Target}
-}
-
-// Hold does nothing: a DNS name cannot hold commands.
-func (e *CommandEndpoint) Hold(context.Context) error { return nil }
-
-// Repoint runs the switch command.
-func (e *CommandEndpoint) Repoint(ctx context.Context, node, addr string) error {
-	if len(e.Command) == 0 {
-		return fmt.Errorf("the endpoint has no switch command")
-	}
-	args := append(append([]string{}, e.Command[1:]...), node, addr)
-	cmd := exec.CommandContext(ctx, e.Command[0], args...)
-	cmd.Dir = e.Dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %w: %s", e.Command[0], err, strings.TrimSpace(string(out)))
-	}
-	e.mu.Lock()
-	e.target = node
-	e.mu.Unlock()
-	return nil
-}
-
-// Release does nothing.
-func (e *CommandEndpoint) Release() {}
-
-// Target is the node the endpoint was last pointed at.
-func (e *CommandEndpoint) Target() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.target
 }
