@@ -1,8 +1,10 @@
 package dsl
 
 import (
+	"errors"
 	"fmt"
 	"github.com/understudy/understudy/steps/redis"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,10 +110,19 @@ func (r *Runbook) envFunc() function.Function {
 	})
 }
 
-// fileFunc is file(PATH), relative to the runbook's directory.
+// fileFunc is file(PATH): the file's content with one trailing newline
+// removed, so that password = file("/etc/redis/pass") reads what
+// `echo secret > /etc/redis/pass` wrote. A relative path is relative to the
+// runbook's directory. A file that cannot be read is an error in every mode;
+// the message names the path, never the content.
+//
+// What a file holds is treated as a secret: while validating (validate,
+// plan without --out) the file is read to check it but the value is unknown,
+// so no plan or message can show it (a node's password is "(sensitive)"
+// either way; an argument reading file() is shown as written).
 func (r *Runbook) fileFunc() function.Function {
 	return function.New(&function.Spec{
-		Description: "Reads a file, relative to the runbook's directory.",
+		Description: "Reads a file, relative to the runbook's directory, without its trailing newline.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
@@ -121,11 +132,26 @@ func (r *Runbook) fileFunc() function.Function {
 			}
 			b, err := os.ReadFile(p)
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("read %s: %w", p, err)
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the path is named below, once
+				}
+				return cty.NilVal, fmt.Errorf("cannot read %s: %w", p, err)
 			}
-			return cty.StringVal(strings.TrimRight(string(b), "\r\n")), nil
+			if r.mode == ModeValidate {
+				return cty.UnknownVal(cty.String), nil
+			}
+			return cty.StringVal(trimNewline(string(b))), nil
 		},
 	})
+}
+
+// trimNewline removes one trailing newline, "\n" or "\r\n".
+func trimNewline(s string) string {
+	if t, ok := strings.CutSuffix(s, "\n"); ok {
+		return strings.TrimSuffix(t, "\r")
+	}
+	return s
 }
 
 var versionCompareFunc = function.New(&function.Spec{

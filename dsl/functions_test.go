@@ -13,8 +13,10 @@ import (
 
 func TestFunctions(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token.txt"), []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for name, content := range map[string]string{"token.txt": "s3cret\n", "two.txt": "two\n\n", "crlf.txt": "crlf\r\n", "bare.txt": "bare"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Setenv("UNDERSTUDY_TEST_SET", "value")
 	r := &Runbook{Dir: dir, envMissing: map[string]bool{}, mode: ModeLive}
@@ -28,7 +30,10 @@ func TestFunctions(t *testing.T) {
 		{`env("UNDERSTUDY_TEST_UNSET", "fallback")`, cty.StringVal("fallback"), ""},
 		{`env("UNDERSTUDY_TEST_UNSET")`, cty.NilVal, "UNDERSTUDY_TEST_UNSET is not set"},
 		{`file("token.txt")`, cty.StringVal("s3cret"), ""},
-		{`file("missing.txt")`, cty.NilVal, "no such file"},
+		{`file("two.txt")`, cty.StringVal("two\n"), ""},
+		{`file("crlf.txt")`, cty.StringVal("crlf"), ""},
+		{`file("bare.txt")`, cty.StringVal("bare"), ""},
+		{`file("missing.txt")`, cty.NilVal, "cannot read " + filepath.Join(dir, "missing.txt") + ": no such file or directory"},
 		{`version_compare("7.0.15", "7.0")`, cty.NumberIntVal(0), ""},
 		{`version_compare("6.0.16", "7.0")`, cty.NumberIntVal(-1), ""},
 		{`version_compare("8.0.2", "7.0.15")`, cty.NumberIntVal(1), ""},

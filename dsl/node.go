@@ -17,7 +17,9 @@ type Node struct {
 	// Address is host:port in live mode; empty when it could not be resolved
 	// without secrets (an unset env()).
 	Address string
-	// Username and Password are secrets: never print them.
+	// Username and Password are secrets: never print them. They are
+	// usually read with env() or file(); while validating, a file()'s
+	// content is not used (the value is unknown).
 	Username string
 	Password string
 	// HasPassword is true when the runbook sets a password, even one that
@@ -29,6 +31,9 @@ type Node struct {
 	// Rehearsal is how a rehearsal spawns this node; nil when the node has
 	// no rehearsal block (it cannot be rehearsed).
 	Rehearsal *NodeRehearsal
+	// TLS is how the live backend reaches the node over TLS; nil when the
+	// node has no tls block (plain TCP). A rehearsal ignores it.
+	TLS       *NodeTLS
 	DeclRange hcl.Range
 }
 
@@ -62,14 +67,28 @@ func (r *Runbook) decodeNodeBlock(b *hcl.Block) (*Node, hcl.Diagnostics) {
 	if a, ok := content.Attributes["username"]; ok {
 		n.UsernameRange = a.Expr.Range()
 	}
-	for i, rb := range content.Blocks {
-		if i > 0 {
-			diags = append(diags, duplicate("rehearsal block in node", n.Name, rb.DefRange, content.Blocks[0].DefRange))
+	first := map[string]*hcl.Block{}
+	for _, blk := range content.Blocks {
+		if prev, ok := first[blk.Type]; ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate %s block in node %q", blk.Type, n.Name),
+				Detail:   fmt.Sprintf("Node %q already has a %s block at %s; a node takes at most one.", n.Name, blk.Type, prev.DefRange),
+				Subject:  blk.DefRange.Ptr(),
+			})
 			continue
 		}
-		nr, rDiags := r.decodeNodeRehearsalBlock(rb)
-		diags = append(diags, rDiags...)
-		n.Rehearsal = nr
+		first[blk.Type] = blk
+		switch blk.Type {
+		case blockRehearsal:
+			nr, rDiags := r.decodeNodeRehearsalBlock(blk)
+			diags = append(diags, rDiags...)
+			n.Rehearsal = nr
+		case blockTLS:
+			nt, tDiags := r.decodeNodeTLSBlock(n.Name, blk)
+			diags = append(diags, tDiags...)
+			n.TLS = nt
+		}
 	}
 	return n, diags
 }

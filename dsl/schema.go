@@ -50,6 +50,7 @@ var nodeSchema = &hcl.BodySchema{
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockRehearsal},
+		{Type: blockTLS},
 	},
 }
 

@@ -84,10 +84,11 @@ type node struct {
 func (n *node) Name() string    { return n.n.Name }
 func (n *node) Address() string { return n.n.Address }
 
-// Client returns a client named topology.ClientName.
+// Client returns a client named topology.ClientName, with the node's
+// username and password, over TLS when the node has a tls block.
 func (n *node) Client() (*goredis.Client, error) {
 	return n.t.clients.Get(n.n.Name, func() (*goredis.Options, error) {
-		return &goredis.Options{Addr: n.n.Address, Username: n.n.Username, Password: n.n.Password}, nil
+		return clientOptions(n.n)
 	})
 }
 

@@ -135,6 +135,8 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 	for _, e := range rb.MissingEnv() {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("environment variable %s is not set: apply will need it", e))
 	}
+	// A rehearsal ignores tls blocks: its containers speak plain TCP.
+	p.Warnings = append(p.Warnings, rb.TLSNotes()...)
 	return p
 }
 
