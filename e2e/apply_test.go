@@ -115,9 +115,36 @@ func TestApplyRefusals(t *testing.T) {
 	if res.code != 2 || !strings.Contains(res.stderr, `node "new" at 127.0.0.1:1`) {
 		t.Errorf("unreachable: exit %d\n%s", res.code, res.stderr)
 	}
+
+	// A lock left by a run that died: refused, naming the holder, until
+	// understudy unlock breaks it with its ID.
+	c := n.old.client()
+	defer c.Close()
+	held := `{"id":"0123456789abcdef","operation":"apply","who":"ops@bastion","pid":4242,"runbook":"runbooks/replica-swap.hcl","version":"dev","created":"2026-11-26T10:00:00Z"}`
+	if err := c.Set(context.Background(), "understudy:lock", held, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res = applyRun(t, n.env, "apply", "runbooks/replica-swap.hcl", "--var", "from=7.0", "--var", "to=8.0", "--auto-approve")
+	if res.code != 2 || !strings.Contains(res.stderr, "ops@bastion") || !strings.Contains(res.stderr, "understudy unlock runbooks/replica-swap.hcl 0123456789abcdef") {
+		t.Errorf("held lock: exit %d\n%s", res.code, res.stderr)
+	}
+	res = applyRun(t, n.env, "unlock", "runbooks/replica-swap.hcl", "0123456789abcdef", "--var", "from=7.0", "--var", "to=8.0")
+	if res.code != 0 || c.Exists(context.Background(), "understudy:lock").Val() != 0 {
+		t.Errorf("unlock: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	// Nothing but reads reached the servers: no write command in their
+	// statistics beyond the test's own SET and the unlock's script.
 	for _, s := range []*liveServer{n.old, n.new} {
 		if r := roleOf(t, s); r != "master" {
 			t.Errorf("%s is %s after refused applies", s.addr, r)
+		}
+		sc := s.client()
+		stats := sc.Info(context.Background(), "commandstats").Val()
+		_ = sc.Close()
+		for _, cmd := range []string{"replicaof", "slaveof", "config|set", "client|pause", "client|kill", "acl|setuser", "failover"} {
+			if strings.Contains(stats, "cmdstat_"+cmd+":") {
+				t.Errorf("%s received %s during refused applies", s.addr, cmd)
+			}
 		}
 	}
 }

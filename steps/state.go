@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -106,6 +107,9 @@ func (in *Interpreter) readNode(ctx context.Context, name string, withClients bo
 	if err != nil {
 		return dsl.NodeState{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
+	if err := in.uncountOwnKeys(ctx, c, info); err != nil {
+		return dsl.NodeState{}, fmt.Errorf("node %q: %w", name, err)
+	}
 	auth := n.MasterAuth()
 	ns := dsl.NodeState{Name: name, Address: n.Address(), Info: info, AppClients: -1, Username: auth.User, Password: auth.Password}
 	if withClients {
@@ -114,6 +118,38 @@ func (in *Interpreter) readNode(ctx context.Context, name string, withClients bo
 		}
 	}
 	return ns, nil
+}
+
+// uncountOwnKeys leaves understudy's own keys out of db0's key count in
+// info, so that node.NAME.keys counts the application's: the excluded keys
+// that are names rather than patterns (the apply lock), when they exist.
+// Pattern exclusions (the canary's keys) are not subtracted: counting them
+// would need a scan.
+func (in *Interpreter) uncountOwnKeys(ctx context.Context, c *goredis.Client, info map[string]string) error {
+	var own []string
+	for _, k := range in.opts.ExcludeKeys {
+		if !strings.ContainsAny(k, `*?[\`) {
+			own = append(own, k)
+		}
+	}
+	if len(own) == 0 || info["db0"] == "" {
+		return nil
+	}
+	if c.Options().DB != 0 {
+		return nil
+	}
+	n, err := c.Exists(ctx, own...).Result()
+	if err != nil || n == 0 {
+		return err
+	}
+	ks := redis.ParseKeyspace(info["db0"])
+	ks.Keys -= n
+	if ks.Keys <= 0 {
+		delete(info, "db0")
+		return nil
+	}
+	info["db0"] = fmt.Sprintf("keys=%d,expires=%d,avg_ttl=%d", ks.Keys, max(ks.Expires-n, 0), ks.AvgTTL)
+	return nil
 }
 
 // readEndpoint adds endpoint.NAME to st for a traversal tr of it: the

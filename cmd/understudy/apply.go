@@ -125,6 +125,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "understudy apply: %s\n", secrets.String(err.Error()))
+		if held := (*apply.HeldError)(nil); errors.As(err, &held) {
+			return exitUsage
+		}
 		return exitInternal
 	}
 	if err := rep.Write(out, "text"); err != nil {

@@ -41,6 +41,7 @@ var commands = []command{
 	{"plan", "Print the ordered steps with resolved values and the point of no return", runPlan},
 	{"rehearse", "Run a runbook against containers of the real versions under write traffic", runRehearse},
 	{"apply", "Run a runbook or a saved plan against the live nodes, with a canary writer", runApply},
+	{"unlock", "Remove an apply lock left by a run that ended without releasing it", runUnlock},
 	{"version", "Print understudy's version", runVersion},
 }
 

@@ -42,9 +42,17 @@ type Options struct {
 	// Comparer runs the verify steps' comparisons; nil: in this process.
 	Comparer dataset.Comparer
 	// Hooks are called after apply's own (progress, report, canary
-	// marks).
+	// marks, lock).
 	Hooks []steps.Hook
+	// LockTTL is the lease of the lock on the nodes, renewed every third
+	// of it while the apply runs; 0 means DefaultLockTTL.
+	LockTTL time.Duration
 }
+
+// DefaultLockTTL is how long a lock outlives a run that died without
+// releasing it: long enough that a slow renewal (a node that takes a few
+// dial attempts) does not lose it.
+const DefaultLockTTL = 30 * time.Second
 
 // DefaultCanaryRate is the canary's default rate: low enough to be noise
 // next to any production traffic, high enough to time a switchover to a
@@ -100,6 +108,20 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 		rep.Nodes = append(rep.Nodes, report.Node{Name: n.Name, VersionBefore: n.Version})
 	}
 
+	lock, err := lockNodes(ctx, rb, t, o)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(lw, "lock %s taken on every node (lease %s, renewed while the apply runs)\n", lock.Info().ID, lock.TTL())
+	defer func() {
+		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(lw, "warning: release lock %s: %v (understudy unlock %s %s)\n", lock.Info().ID, err, o.Runbook, lock.Info().ID)
+		}
+	}()
+	keepCtx, stopKeep := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopKeep()
+	lock.Keep(keepCtx)
+
 	can, err := startCanary(ctx, rb, t, o, origin)
 	if err != nil {
 		return nil, err
@@ -112,8 +134,9 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 	if can != nil {
 		hooks = append(hooks, &traffic.StepMarks{W: can.w})
 	}
+	hooks = append(hooks, NewLockHook(lock))
 	hooks = append(hooks, o.Hooks...)
-	exclude := []string{CanaryPrefix + "*"}
+	exclude := []string{CanaryPrefix + "*", LockKey}
 	res := steps.New(rb, steps.Options{Topology: t, Hooks: hooks, ExcludeKeys: exclude, Comparer: o.Comparer}).Run(ctx)
 	rep.Status = res.Status
 	if res.RollbackStatus != "" {
@@ -142,6 +165,28 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 	}
 	rep.DurationMS = float64(time.Since(origin).Microseconds()) / 1000
 	return rep, nil
+}
+
+// lockNodes takes the lock on every node of the runbook: the first write
+// of an apply, refused (a *HeldError) while another run holds it.
+func lockNodes(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Options) (*Lock, error) {
+	var nodes []Node
+	for _, name := range rb.NodeNames() {
+		n, err := t.Node(name)
+		if err != nil {
+			return nil, err
+		}
+		c, err := n.Client()
+		if err != nil {
+			return nil, fmt.Errorf("node %q: %w", name, err)
+		}
+		nodes = append(nodes, Node{Name: name, Client: c})
+	}
+	ttl := o.LockTTL
+	if ttl == 0 {
+		ttl = DefaultLockTTL
+	}
+	return Acquire(ctx, nodes, NewLockInfo("apply", o.Runbook, o.Version), ttl)
 }
 
 // canary is the low-rate writer of an apply.

@@ -13,6 +13,10 @@ const ClientName = "understudy"
 // ClientCache holds the controller's client per node, created on first use
 // and named ClientName. Backends embed it.
 type ClientCache struct {
+	// Hook, when set, is added to every client created from then on, e.g.
+	// a dry run's filter of write commands.
+	Hook func(node string) goredis.Hook
+
 	mu      sync.Mutex
 	clients map[string]*goredis.Client
 }
@@ -30,6 +34,9 @@ func (c *ClientCache) Get(node string, opts func() (*goredis.Options, error)) (*
 	}
 	o.ClientName = ClientName
 	cl := goredis.NewClient(o)
+	if c.Hook != nil {
+		cl.AddHook(c.Hook(node))
+	}
 	if c.clients == nil {
 		c.clients = map[string]*goredis.Client{}
 	}
