@@ -33,7 +33,11 @@ type Node struct {
 	Rehearsal *NodeRehearsal
 	// TLS is how the live backend reaches the node over TLS; nil when the
 	// node has no tls block (plain TCP). A rehearsal ignores it.
-	TLS       *NodeTLS
+	TLS *NodeTLS
+	// Lifecycle is how the live backend upgrades, stops and starts the
+	// node's server; nil when the node has no lifecycle block. A rehearsal
+	// ignores it.
+	Lifecycle *NodeLifecycle
 	DeclRange hcl.Range
 }
 
@@ -88,6 +92,10 @@ func (r *Runbook) decodeNodeBlock(b *hcl.Block) (*Node, hcl.Diagnostics) {
 			nt, tDiags := r.decodeNodeTLSBlock(n.Name, blk)
 			diags = append(diags, tDiags...)
 			n.TLS = nt
+		case blockLifecycle:
+			nl, lDiags := r.decodeNodeLifecycleBlock(n.Name, blk)
+			diags = append(diags, lDiags...)
+			n.Lifecycle = nl
 		}
 	}
 	return n, diags

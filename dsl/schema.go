@@ -51,6 +51,7 @@ var nodeSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: blockRehearsal},
 		{Type: blockTLS},
+		{Type: blockLifecycle},
 	},
 }
 

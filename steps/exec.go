@@ -51,6 +51,10 @@ func (x *Exec) Comparer() dataset.Comparer {
 	return dataset.InProcess{}
 }
 
+// DryRun reports whether the run sends nothing but reads: a kind that
+// runs a program returns a NotSent instead.
+func (x *Exec) DryRun() bool { return x.in.opts.DryRun }
+
 // Node returns a node of the runbook.
 func (x *Exec) Node(name string) (topology.Node, error) {
 	n, err := x.in.opts.Topology.Node(name)
@@ -242,4 +246,14 @@ func (in *Interpreter) envPairs(expr hcl.Expression, v cty.Value) ([]string, err
 		out = append(out, name+"="+e.AsString())
 	}
 	return out, nil
+}
+
+// ResumeLog is what the step said (Log) in the earlier run before it
+// stopped, when this run resumes it and it was in flight; nil otherwise.
+// A kind's Resume reads it to learn what its action had begun.
+func (x *Exec) ResumeLog() []string {
+	if rs := x.in.opts.Resume; rs != nil && rs.InFlight == x.Step.Name {
+		return rs.InFlightLog
+	}
+	return nil
 }

@@ -122,3 +122,54 @@ func (r *Registry) Names() []string {
 
 // Kinds returns the kinds in registration order (for documentation).
 func (r *Registry) Kinds() []Kind { return slices.Clone(r.kinds) }
+
+// ResumeDecision is a kind's answer, when a run that stopped without ending
+// (a crash, kill -9) is resumed, to "did the step that was in flight when it
+// stopped already take effect?".
+type ResumeDecision int
+
+const (
+	// ResumeRun runs the step again as if it had not started: running it
+	// again is safe in the state found.
+	ResumeRun ResumeDecision = iota + 1
+	// ResumeDone counts the step's action as done: it took effect before
+	// the run stopped, or Resume finished it. The action does not run
+	// again; the step's until and asserts are checked as after any run.
+	ResumeDone
+	// ResumeRefuse stops the run: the state found is not one the step can
+	// go on from. The error says what was found.
+	ResumeRefuse
+)
+
+// String is the decision's name: "run", "done" or "refuse".
+func (d ResumeDecision) String() string {
+	switch d {
+	case ResumeRun:
+		return "run"
+	case ResumeDone:
+		return "done"
+	case ResumeRefuse:
+		return "refuse"
+	}
+	return fmt.Sprintf("ResumeDecision(%d)", int(d))
+}
+
+// Resumer is the optional part of a Kind that judges, when a run is
+// resumed, the step that was in flight when the earlier run stopped: it
+// reads the nodes and returns ResumeDone (with the step's output, or
+// cty.NilVal), ResumeRun, or ResumeRefuse with an error that says what it
+// found. Any error is a refusal. Resume may itself finish what the action
+// had begun (a switchover stopped between promoting the new master and
+// demoting the old one) before it answers ResumeDone. x.ResumeLog holds
+// what the step said in the earlier run before it stopped.
+//
+// Every kind that changes something implements it: replicate, promote,
+// switchover, repoint, upgrade and copy_users judge from the nodes (or run
+// again where that is idempotent); command and exec refuse, since
+// understudy cannot tell what an arbitrary command or program did. The
+// kinds without it are run again: assert, wait and verify only read the
+// nodes, so running them again reads the state once more and changes
+// nothing.
+type Resumer interface {
+	Resume(ctx context.Context, x *Exec) (ResumeDecision, cty.Value, error)
+}

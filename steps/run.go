@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -28,6 +29,11 @@ const (
 	StatusNotRun = "not_run"
 	// StatusPending is step.NAME.status of a step that has not run yet.
 	StatusPending = "pending"
+	// StatusWouldSend is a step a dry run stopped at its first write (or
+	// program): it says what it would have sent.
+	StatusWouldSend = "would_send"
+	// StatusDryRun is the status of a dry run that reached its end.
+	StatusDryRun = "dry_run"
 )
 
 // Options are what the interpreter needs besides the runbook.
@@ -42,6 +48,66 @@ type Options struct {
 	// Comparer runs the verify steps' full comparisons; nil: in this
 	// process.
 	Comparer dataset.Comparer
+	// Resume, when set, continues an earlier run of the same runbook that
+	// stopped without ending (a crash, kill -9), as its journal tells
+	// (package apply); nil runs every step.
+	Resume *Resume
+	// DryRun runs every step once, for its reads: a step stops at its
+	// first write or program (a NotSent from the backend, which sends
+	// none) with StatusWouldSend; a failure does not stop the run, and no
+	// rollback runs. The run ends StatusDryRun, or StatusFailed when a
+	// step failed before the first write that was not sent (later steps
+	// read a state without those writes).
+	DryRun bool
+}
+
+// Resume is what a resumed run takes over from the earlier run:
+//
+//   - the steps that ended (main and rollback) are not run again: their
+//     results are the earlier ones, marked Resumed, and their outputs are
+//     restored, so that step.NAME.output and step.NAME.status read as
+//     before. The hooks hear them as usual (PreStep, a Message saying the
+//     step ended before the resume, PostStep).
+//   - the step that was in flight (started, not ended) is judged by its
+//     kind's Resumer before anything runs: done (not run again; its until
+//     and asserts are checked), run again, or refused. Kinds without a
+//     Resumer only read the nodes and are run again. A refusal, or an
+//     error while judging, fails the step and stops the run without its
+//     rollback: the nodes are in a state understudy does not know, and a
+//     person must look at them.
+//   - a run whose rollback had begun goes on with the rollback: the main
+//     steps are not run (those that ended keep their results, the failed
+//     one starts the rollback as it did), and the rollback steps that
+//     ended are not run again.
+type Resume struct {
+	// Ended are the steps that ended in the earlier run, by name.
+	Ended map[string]ResumedStep
+	// InFlight names the step that had started and not ended, "" when
+	// none.
+	InFlight string
+	// InFlightAttempts is the number of attempts it had started.
+	InFlightAttempts int
+	// InFlightLog is what it said (Exec.Log) before the run stopped.
+	InFlightLog []string
+	// InFlightAs, when set, is the operator's answer for the in-flight
+	// step (checked by hand), which the kind's Resumer is not asked for.
+	InFlightAs ResumeDecision
+	// Rollback is true when the earlier run had begun its rollback.
+	Rollback bool
+}
+
+// ResumedStep is how a step ended in the earlier run.
+type ResumedStep struct {
+	// Status is StatusPassed, StatusSkipped or StatusFailed.
+	Status   string
+	Output   cty.Value
+	Attempts int
+	Duration time.Duration
+	// Error is the failure of a failed step, as the earlier run reported
+	// it (redacted).
+	Error string
+	// Interrupted is true when a signal ended the step.
+	Interrupted bool
 }
 
 // StepResult is how one step went.
@@ -59,6 +125,15 @@ type StepResult struct {
 	Warnings hcl.Diagnostics
 	// Interrupted is true when a signal ended the step.
 	Interrupted bool
+	// Resumed is true for a step of a resumed run that ended before the
+	// resume (its result is the earlier run's) or that was in flight and
+	// had taken effect: its action did not run in this run.
+	Resumed bool
+	// Refused is true for the step that was in flight when a resumed run
+	// could not go on from it (its kind refused, or judging failed): the
+	// run stops there without its rollback, and the step stays in flight
+	// for the next resume.
+	Refused bool
 }
 
 // Result is how the whole run went.
@@ -109,17 +184,24 @@ func New(rb *dsl.Runbook, opts Options) *Interpreter {
 // rollback steps. The run passes only when every step that ran passed: a
 // step with on_failure = "continue" that fails lets the next steps run and
 // the run still ends failed. A cancelled ctx (SIGINT, SIGTERM) ends it
-// interrupted; the rollback still runs, on a context of its own.
+// interrupted; the rollback still runs, on a context of its own. With
+// Options.Resume it continues an earlier run (see Resume).
 func (in *Interpreter) Run(ctx context.Context) *Result {
 	res := &Result{Status: StatusPassed, Started: time.Now()}
 	stopped := false
+	// wrote is set once a dry run stopped a step at a write: later steps
+	// read a state those writes did not make, so their failures say
+	// nothing about the runbook.
+	wrote := false
 	for _, s := range in.rb.Steps {
 		if stopped {
 			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusNotRun})
 			continue
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || in.resumesRollback(s) {
 			// Interrupted between two steps: the next one does not start.
+			// (A resumed run whose rollback had begun without a failed
+			// step was interrupted there.)
 			stopped = true
 			res.Status = StatusInterrupted
 			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusNotRun})
@@ -133,6 +215,27 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 			continue
 		}
 		res.Diagnostics = append(res.Diagnostics, sr.Diag)
+		if in.opts.DryRun {
+			if sr.Status == StatusWouldSend {
+				wrote = true
+			} else if !wrote {
+				res.Status = StatusFailed
+			}
+			if sr.Interrupted {
+				stopped = true
+				res.Status, res.Interrupted = StatusInterrupted, s.Name
+			}
+			continue
+		}
+		if sr.Refused {
+			// Resume could not go on from the step: no rollback.
+			stopped = true
+			res.Status = StatusFailed
+			if sr.Interrupted {
+				res.Status, res.Interrupted = StatusInterrupted, s.Name
+			}
+			continue
+		}
 		if sr.Interrupted {
 			stopped = true
 			res.Status, res.Interrupted = StatusInterrupted, s.Name
@@ -151,6 +254,9 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 		if s.OnFailure == "rollback" && in.rollback(ctx, res, sr) {
 			res.Status = res.RollbackStatus
 		}
+	}
+	if in.opts.DryRun && res.Status == StatusPassed {
+		res.Status = StatusDryRun
 	}
 	res.Duration = time.Since(res.Started)
 	for _, h := range in.hooks {
@@ -184,7 +290,7 @@ func (in *Interpreter) rollback(ctx context.Context, res *Result, cause *StepRes
 		res.Warnings = append(res.Warnings, sr.Warnings...)
 		if sr.Status != StatusPassed && sr.Status != StatusSkipped {
 			res.Diagnostics = append(res.Diagnostics, sr.Diag)
-			if s.OnFailure != "continue" {
+			if s.OnFailure != "continue" || sr.Refused {
 				status = StatusFailed
 			}
 		}
@@ -218,8 +324,11 @@ func (e *errHalted) Unwrap() error { return e.err }
 func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 	sr := &StepResult{Step: s, Started: time.Now()}
 	x := &Exec{Step: s, in: in, result: sr}
+	ended, isEnded := in.ended(s)
 	finish := func() *StepResult {
-		sr.Duration = time.Since(sr.Started)
+		if !isEnded {
+			sr.Duration = time.Since(sr.Started)
+		}
 		in.outputs[s.Name] = dsl.StepValue(sr.Status, sr.Output)
 		if a, err := in.hooks.each(func(h Hook) (HookAction, error) { return h.PostStep(sr) }); a == HookHalt && sr.Status == StatusPassed {
 			sr.Status = StatusFailed
@@ -229,6 +338,10 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 	}
 	if a, err := in.hooks.each(func(h Hook) (HookAction, error) { return h.PreStep(s) }); a == HookHalt {
 		sr.Status, sr.Diag = StatusFailed, diagFor(x, &errHalted{err})
+		return finish()
+	}
+	if isEnded {
+		in.restore(x, sr, ended)
 		return finish()
 	}
 	kind, ok := s.Impl.(Kind)
@@ -250,9 +363,14 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 			return finish()
 		}
 	}
+	if rs := in.opts.Resume; rs != nil && rs.InFlight == s.Name {
+		if kind, ok = in.resumeInFlight(ctx, sctx, x, sr, kind); !ok {
+			return finish()
+		}
+	}
 
 	maxAttempts := s.Retry.Attempts
-	if maxAttempts == 0 && s.Until == nil {
+	if (maxAttempts == 0 && s.Until == nil) || in.opts.DryRun {
 		maxAttempts = 1
 	}
 	interval := s.Retry.Interval
@@ -285,6 +403,16 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 			break
 		}
 		interval = min(interval*2, s.Retry.MaxInterval)
+	}
+	if ns, ok := IsNotSent(lastErr); ok && in.opts.DryRun {
+		sr.Status = StatusWouldSend
+		sr.Diag = &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  fmt.Sprintf("Step %s stops here in a dry run", x.Step.Ref()),
+			Detail:   fmt.Sprintf("Would send %s to %s; nothing was sent. The rest of the step is what plan describes.", ns.What, ns.Target),
+			Subject:  x.Step.DeclRange.Ptr(),
+		}
+		return finish()
 	}
 	in.fail(ctx, sctx, x, sr, lastErr)
 	return finish()
@@ -343,3 +471,89 @@ func (in *Interpreter) attempt(ctx context.Context, x *Exec, kind Kind) (cty.Val
 	}
 	return out, nil
 }
+
+// ended returns how a step ended in the run this one resumes.
+func (in *Interpreter) ended(s *dsl.Step) (ResumedStep, bool) {
+	if in.opts.Resume == nil {
+		return ResumedStep{}, false
+	}
+	r, ok := in.opts.Resume.Ended[s.Name]
+	return r, ok
+}
+
+// resumesRollback reports whether the run resumes a rollback and s is a
+// main step the earlier run had not ended: it does not run.
+func (in *Interpreter) resumesRollback(s *dsl.Step) bool {
+	_, ok := in.ended(s)
+	return in.opts.Resume != nil && in.opts.Resume.Rollback && !ok
+}
+
+// restore gives a step that ended before the resume its earlier result.
+func (in *Interpreter) restore(x *Exec, sr *StepResult, r ResumedStep) {
+	sr.Status, sr.Output, sr.Attempts, sr.Duration = r.Status, r.Output, r.Attempts, r.Duration
+	sr.Started, sr.Resumed, sr.Interrupted = time.Time{}, true, r.Interrupted
+	if r.Status == StatusFailed {
+		sr.Diag = &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Step %s failed before the resume", x.Step.Ref()),
+			Detail:   r.Error,
+			Subject:  x.Step.DeclRange.Ptr(),
+		}
+	}
+	x.Log("%s before the resume (%d attempt(s)): not run again", r.Status, r.Attempts)
+}
+
+// resumeInFlight judges the step that was in flight when the earlier run
+// stopped: the operator's answer, else its kind's Resumer, else run again.
+// It returns the kind to run (for a step that is done, one whose action
+// only returns the output Resume gave), or false when the step cannot be
+// resumed and has failed.
+func (in *Interpreter) resumeInFlight(ctx, sctx context.Context, x *Exec, sr *StepResult, kind Kind) (Kind, bool) {
+	rs := in.opts.Resume
+	x.Log("in flight when the earlier run stopped (attempt %d)", rs.InFlightAttempts)
+	dec, out, err := rs.InFlightAs, cty.NilVal, error(nil)
+	by := "the operator's answer"
+	if dec == 0 {
+		by, dec = "it only reads", ResumeRun
+		if r, ok := kind.(Resumer); ok {
+			by = "checked on the nodes"
+			dec, out, err = r.Resume(sctx, x)
+		}
+	}
+	if err == nil {
+		switch dec {
+		case ResumeRun:
+			x.Log("run again (%s)", by)
+			return kind, true
+		case ResumeDone:
+			x.Log("it had taken effect: not run again (%s)", by)
+			sr.Resumed = true
+			return doneKind{Kind: kind, out: out}, true
+		}
+		err = fmt.Errorf("the state found is not one it can go on from")
+	}
+	sr.Refused = true
+	if ctx.Err() != nil || sctx.Err() != nil {
+		in.fail(ctx, sctx, x, sr, err)
+		return nil, false
+	}
+	sr.Status = StatusFailed
+	sr.Diag = diagFor(x, err)
+	sr.Diag.Summary = fmt.Sprintf("Step %s cannot be resumed", x.Step.Ref())
+	stops := "The run stops here without its rollback"
+	if x.Step.InRollback {
+		stops = "The rollback stops here"
+	}
+	sr.Diag.Detail = fmt.Sprintf("It was in flight when the earlier run stopped: %s. %s: check the nodes by hand, then resume saying whether the step took effect, or put things right by hand.", strings.TrimSuffix(err.Error(), "."), stops)
+	return nil, false
+}
+
+// doneKind is the kind of an in-flight step that had taken effect: its
+// action only returns the output its Resumer gave, and the interpreter
+// checks until and the asserts as after any attempt.
+type doneKind struct {
+	Kind
+	out cty.Value
+}
+
+func (k doneKind) Run(context.Context, *Exec) (cty.Value, error) { return k.out, nil }

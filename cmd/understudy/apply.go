@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -42,9 +45,32 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	reportPath := fs.String("report", "", "write the JSON report to this path (mode 0600)")
 	canaryRate := fs.Int("canary-rate", 0, fmt.Sprintf("the canary's writes/s (default %d; -1 for none)", apply.DefaultCanaryRate))
 	quiet := fs.Bool("quiet", false, "no progress lines, only the summary")
+	journalPath := fs.String("journal", "", "the journal: every step's start, attempts and end, fsynced (default: understudy-apply-LOCKID.journal here)")
+	dryRun := fs.Bool("dry-run", false, "read the nodes for real and run every step once for its reads; print each write command and program it would send or run, and send none (no lock, canary or journal)")
+	resumePath := fs.String("resume", "", "continue the run this journal recorded, after a crash or a kill: passed steps are not run again, the step in flight is checked against the nodes first")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
+	}
+	var journal *apply.Journal
+	if *resumePath != "" {
+		if len(files) > 0 || len(in.varFiles) > 0 || *journalPath != "" {
+			return usageError(fs, stderr, "--resume takes the journal alone: the runbook, its files and variables are the journal's (only sensitive variables may be given with --var)")
+		}
+		j, err := apply.ReadJournal(*resumePath)
+		if err != nil {
+			fmt.Fprintf(stderr, "understudy apply: %v\n", err)
+			return exitUsage
+		}
+		journal = j
+		files = []string{j.Header.Runbook}
+		in = &inputs{vars: append(journalVars(j), in.vars...)}
+		for f := range j.Header.Files {
+			if f != j.Header.Runbook {
+				in.varFiles = append(in.varFiles, f)
+			}
+		}
+		slices.Sort(in.varFiles)
 	}
 	switch {
 	case len(files) == 0:
@@ -57,7 +83,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	// was approved against.
 	var plan *apply.Plan
 	runbook := files[0]
-	if p, err := apply.ReadPlan(files[0]); err == nil {
+	if journal != nil {
+		// The runbook, files and variables come from the journal.
+	} else if p, err := apply.ReadPlan(files[0]); err == nil {
 		plan, runbook = p, p.Runbook
 		if len(in.varFiles) > 0 {
 			return usageError(fs, stderr, "a saved plan brings its own --var-file; give only sensitive variables with --var")
@@ -80,6 +108,26 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	secrets := redact.New(rb.Secrets()...)
+	abs, err := filepath.Abs(runbook)
+	if err != nil {
+		fmt.Fprintf(stderr, "understudy apply: %v\n", err)
+		return exitInternal
+	}
+	sums, err := apply.FileSums(append([]string{abs}, in.varFiles...)...)
+	if err != nil {
+		fmt.Fprintf(stderr, "understudy apply: %v\n", err)
+		return exitUsage
+	}
+	var resume *steps.Resume
+	if journal != nil {
+		if err := journal.CheckFiles(sums); err == nil {
+			resume, err = journal.Resume(rb)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "understudy apply: refused: %v\n", err)
+			return exitUsage
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -92,17 +140,26 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 	out := secrets.Writer(stdout)
 	defer out.Close()
-	if plan == nil {
+	switch {
+	case journal != nil:
+		fmt.Fprintf(out, "Resuming the run journaled in %s (%d step(s) ended before; in flight: %s).\n", *resumePath, len(journal.Steps)+len(journal.RollbackSteps), orNone(inFlight(journal)))
+	case plan == nil:
 		f, _ := report.LookupFormat("text")
 		if err := f.Plan(out, report.BuildPlan(rb, runbook)); err != nil {
 			fmt.Fprintf(stderr, "understudy apply: %v\n", err)
 			return exitInternal
 		}
-	} else {
+	default:
 		fmt.Fprintf(out, "Applying the plan saved %s for %s (%d steps); the runbook and the nodes are as planned.\n", plan.Created.Format("2006-01-02 15:04:05 MST"), runbook, len(plan.Steps))
 	}
 	writeNodeStates(out, nodes)
-	if plan == nil && !*autoApprove {
+	if *dryRun {
+		if journal != nil {
+			return usageError(fs, stderr, "--dry-run and --resume do not go together")
+		}
+		return dryRunApply(ctx, rb, t, nodes, runbook, out, stderr, *quiet, secrets)
+	}
+	if plan == nil && journal == nil && !*autoApprove {
 		if !isTerminal(os.Stdin) {
 			fmt.Fprintln(stderr, "understudy apply: refused: no terminal to approve on; review the plan and pass --auto-approve, or apply a plan saved with 'understudy plan --out'")
 			return exitUsage
@@ -119,10 +176,35 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if *quiet {
 		log = io.Discard
 	}
+	lock := apply.NewLockInfo("apply", abs, version)
+	info := apply.RunInfo{RunID: lock.ID, Runbook: abs, Files: sums, Version: version}
+	var jw *apply.JournalWriter
+	takeOver := ""
+	if journal != nil {
+		takeOver = journal.Header.RunID
+		if n := len(journal.Resumes); n > 0 {
+			takeOver = journal.Resumes[n-1].RunID
+		}
+		jw, err = apply.AppendJournal(*resumePath, rb, info, secrets)
+	} else {
+		if *journalPath == "" {
+			*journalPath = "understudy-apply-" + lock.ID + ".journal"
+		}
+		jw, err = apply.CreateJournal(*journalPath, rb, info, secrets)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "understudy apply: %s\n", secrets.String(err.Error()))
+		return exitUsage
+	}
+	fmt.Fprintf(out, "\nJournal: %s (resume with: understudy apply --resume %s)\n", jw.Path(), jw.Path())
 	rep, err := apply.Run(ctx, rb, t, nodes, apply.Options{
 		Runbook: runbook, Version: version, Log: log, Secrets: secrets, Variables: shownVariables(rb),
-		CanaryRate: *canaryRate, Comparer: comparer(),
+		CanaryRate: *canaryRate, Comparer: comparer(), Hooks: []steps.Hook{jw},
+		Lock: lock, Resume: resume, TakeOver: takeOver,
 	})
+	if cerr := jw.Close(); cerr != nil && err == nil {
+		fmt.Fprintf(stderr, "understudy apply: journal: %s\n", secrets.String(cerr.Error()))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "understudy apply: %s\n", secrets.String(err.Error()))
 		if held := (*apply.HeldError)(nil); errors.As(err, &held) {
@@ -148,6 +230,57 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return exitInterrupted
 	}
 	return exitFailed
+}
+
+// dryRunApply runs the runbook once for its reads, sending no write, and
+// lists what it did not send.
+func dryRunApply(ctx context.Context, rb *dsl.Runbook, t *live.Topology, nodes []apply.NodeState, runbook string, out, stderr io.Writer, quiet bool, secrets *redact.Secrets) int {
+	var log io.Writer = stderr
+	if quiet {
+		log = io.Discard
+	}
+	var notSent []string
+	t.DryRun(func(ns *steps.NotSent) { notSent = append(notSent, fmt.Sprintf("%s: %s", ns.Target, ns.What)) })
+	fmt.Fprintln(out, "\nDry run: every read is real; no write command, switch or lifecycle command, or program is sent.")
+	rep, err := apply.Run(ctx, rb, t, nodes, apply.Options{Runbook: runbook, Version: version, Log: log, Secrets: secrets, Variables: shownVariables(rb), DryRun: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "understudy apply: %s\n", secrets.String(err.Error()))
+		return exitInternal
+	}
+	if err := rep.Write(out, "text"); err != nil {
+		fmt.Fprintf(stderr, "understudy apply: %v\n", err)
+		return exitInternal
+	}
+	fmt.Fprintf(out, "\nNot sent (%d):\n", len(notSent))
+	for _, l := range notSent {
+		fmt.Fprintf(out, "  would send to %s\n", l)
+	}
+	if rep.Status == steps.StatusDryRun {
+		return exitOK
+	}
+	return exitFailed
+}
+
+// journalVars are a journal's variables as NAME=VALUE.
+func journalVars(j *apply.Journal) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(j.Header.Variables)) {
+		raw := j.Header.Variables[name]
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			s = string(raw)
+		}
+		out = append(out, name+"="+s)
+	}
+	return out
+}
+
+// inFlight names the step a journal shows in flight.
+func inFlight(j *apply.Journal) []string {
+	if j.InFlight == nil {
+		return nil
+	}
+	return []string{j.InFlight.Name}
 }
 
 // writeNodeStates prints the nodes as read before the first write.

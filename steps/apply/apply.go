@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -47,6 +48,17 @@ type Options struct {
 	// LockTTL is the lease of the lock on the nodes, renewed every third
 	// of it while the apply runs; 0 means DefaultLockTTL.
 	LockTTL time.Duration
+	// Lock is the lock to take (its ID is the run's, in the journal);
+	// zero: a new one.
+	Lock LockInfo
+	// Resume continues the run a journal recorded; TakeOver is that run's
+	// lock ID, broken if it is still held (the run died).
+	Resume   *steps.Resume
+	TakeOver string
+	// DryRun runs every step once for its reads and sends no write: the
+	// topology must be in dry-run mode (live.Topology.DryRun). No lock,
+	// no canary.
+	DryRun bool
 }
 
 // DefaultLockTTL is how long a lock outlives a run that died without
@@ -108,36 +120,38 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 		rep.Nodes = append(rep.Nodes, report.Node{Name: n.Name, VersionBefore: n.Version})
 	}
 
-	lock, err := lockNodes(ctx, rb, t, o)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(lw, "lock %s taken on every node (lease %s, renewed while the apply runs)\n", lock.Info().ID, lock.TTL())
-	defer func() {
-		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-			fmt.Fprintf(lw, "warning: release lock %s: %v (understudy unlock %s %s)\n", lock.Info().ID, err, o.Runbook, lock.Info().ID)
+	var hooks []steps.Hook
+	var can *canary
+	if !o.DryRun {
+		lock, err := lockNodes(ctx, rb, t, o)
+		if err != nil {
+			return nil, err
 		}
-	}()
-	keepCtx, stopKeep := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopKeep()
-	lock.Keep(keepCtx)
-
-	can, err := startCanary(ctx, rb, t, o, origin)
-	if err != nil {
-		return nil, err
+		fmt.Fprintf(lw, "lock %s taken on every node (lease %s, renewed while the apply runs)\n", lock.Info().ID, lock.TTL())
+		defer func() {
+			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(lw, "warning: release lock %s: %v (understudy unlock %s %s)\n", lock.Info().ID, err, o.Runbook, lock.Info().ID)
+			}
+		}()
+		keepCtx, stopKeep := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopKeep()
+		lock.Keep(keepCtx)
+		hooks = append(hooks, NewLockHook(lock))
+		if can, err = startCanary(ctx, rb, t, o, origin); err != nil {
+			return nil, err
+		}
 	}
 	if can != nil {
 		fmt.Fprintf(lw, "canary: %d writes/s through endpoint %q at %s (keys %s*)\n", can.rate, can.endpoint, can.addr, can.prefix)
 	}
 
-	hooks := []steps.Hook{steps.NewProgress(lw, rb), report.NewRecorder(rep, rb, origin, secrets)}
+	hooks = append([]steps.Hook{steps.NewProgress(lw, rb), report.NewRecorder(rep, rb, origin, secrets)}, hooks...)
 	if can != nil {
 		hooks = append(hooks, &traffic.StepMarks{W: can.w})
 	}
-	hooks = append(hooks, NewLockHook(lock))
 	hooks = append(hooks, o.Hooks...)
 	exclude := []string{CanaryPrefix + "*", LockKey}
-	res := steps.New(rb, steps.Options{Topology: t, Hooks: hooks, ExcludeKeys: exclude, Comparer: o.Comparer}).Run(ctx)
+	res := steps.New(rb, steps.Options{Topology: t, Hooks: hooks, ExcludeKeys: exclude, Comparer: o.Comparer, Resume: o.Resume, DryRun: o.DryRun}).Run(ctx)
 	rep.Status = res.Status
 	if res.RollbackStatus != "" {
 		rep.RollbackStatus = res.RollbackStatus
@@ -149,7 +163,7 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	if can != nil {
-		can.finish(vctx, rep, t, lw)
+		can.finish(vctx, rep, t, rb.NodeNames(), lw)
 	}
 	for i, n := range rep.Nodes {
 		if node, err := t.Node(n.Name); err == nil {
@@ -186,7 +200,19 @@ func lockNodes(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Opti
 	if ttl == 0 {
 		ttl = DefaultLockTTL
 	}
-	return Acquire(ctx, nodes, NewLockInfo("apply", o.Runbook, o.Version), ttl)
+	info := o.Lock
+	if info.ID == "" {
+		info = NewLockInfo("apply", o.Runbook, o.Version)
+	}
+	l, err := Acquire(ctx, nodes, info, ttl)
+	if held := (*HeldError)(nil); o.TakeOver != "" && errors.As(err, &held) && held.Info.ID == o.TakeOver {
+		// The run being resumed died holding its lock.
+		if _, err := Unlock(ctx, nodes, o.TakeOver); err != nil && !errors.Is(err, ErrNoLock) {
+			return nil, fmt.Errorf("take over lock %s of the run being resumed: %w", o.TakeOver, err)
+		}
+		l, err = Acquire(ctx, nodes, info, ttl)
+	}
+	return l, err
 }
 
 // canary is the low-rate writer of an apply.
@@ -236,7 +262,7 @@ func startCanary(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Op
 // finish stops the canary, reads its acknowledged writes back from the
 // endpoint's final target, puts the figures in the report and removes the
 // canary's keys.
-func (c *canary) finish(ctx context.Context, rep *report.Report, t topology.Topology, log io.Writer) {
+func (c *canary) finish(ctx context.Context, rep *report.Report, t topology.Topology, names []string, log io.Writer) {
 	tr := c.w.Stop()
 	rep.Traffic = tr
 	ep, err := t.Endpoint(c.endpoint)
@@ -244,12 +270,7 @@ func (c *canary) finish(ctx context.Context, rep *report.Report, t topology.Topo
 		rep.Errors = append(rep.Errors, fmt.Sprintf("canary: %v", err))
 		return
 	}
-	final := ep.Target()
-	n, err := t.Node(final)
-	var fc *goredis.Client
-	if err == nil {
-		fc, err = n.Client()
-	}
+	final, fc, err := finalMaster(ctx, t, names, ep.Target())
 	if err == nil {
 		err = c.w.Verify(ctx, fc, tr)
 	}
@@ -267,12 +288,40 @@ func (c *canary) finish(ctx context.Context, rep *report.Report, t topology.Topo
 			rep.Status = steps.StatusFailed
 		}
 	}
-	removed, err := removeKeys(ctx, fc, c.prefix+"*")
+	// Every canary's keys: also those of an earlier run of this apply
+	// that died (the lock keeps other applies off these nodes).
+	removed, err := removeKeys(ctx, fc, CanaryPrefix+"*")
 	if err != nil {
-		fmt.Fprintf(log, "warning: canary keys %s* not all removed from %q: %v\n", c.prefix, final, err)
+		fmt.Fprintf(log, "warning: canary keys %s* not all removed from %q: %v\n", CanaryPrefix, final, err)
 		return
 	}
 	fmt.Fprintf(log, "canary: %d acknowledged, %d lost, longest stall %.1f ms; %d keys removed from %q\n", tr.Acked, tr.Lost, tr.MaxStallMS, removed, final)
+}
+
+// finalMaster is the node the application writes to at the end: the
+// endpoint's target, or, when the target is a replica (a resumed run's
+// endpoint only knows where it was pointed last by this process), the
+// node it replicates from.
+func finalMaster(ctx context.Context, t topology.Topology, names []string, target string) (string, *goredis.Client, error) {
+	n, err := t.Node(target)
+	if err != nil {
+		return target, nil, err
+	}
+	c, err := n.Client()
+	if err != nil {
+		return target, nil, err
+	}
+	info, err := redis.ReadInfo(ctx, c, "replication")
+	if err != nil || info["role"] == "master" {
+		return target, c, err
+	}
+	addr := net.JoinHostPort(info["master_host"], info["master_port"])
+	m, ok := topology.NodeByAddress(t, names, addr)
+	if !ok {
+		return target, c, nil
+	}
+	mc, err := m.Client()
+	return m.Name(), mc, err
 }
 
 // removeKeys unlinks the keys matching pattern, a SCAN page at a time.

@@ -94,6 +94,19 @@ func NewPlan(rb *dsl.Runbook, runbook string, varFiles []string, nodes []NodeSta
 	return p, nil
 }
 
+// FileSums returns the SHA-256 (hex) of each file, by path.
+func FileSums(paths ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range paths {
+		sum, err := fileSum(p)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = sum
+	}
+	return out, nil
+}
+
 func fileSum(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -75,6 +75,13 @@ func (Command) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 	return replyValue(reply), nil
 }
 
+// Resume refuses: understudy cannot tell whether an arbitrary command
+// reached the node, nor what it changed, and running it again may not be
+// safe (INCR, CONFIG SET, FLUSHALL). The operator checks by hand.
+func (Command) Resume(_ context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("step %s sends a command to node %q, and understudy cannot tell whether it reached the node or what it changed", x.Step.Ref(), x.Step.NodeArg("node"))
+}
+
 // replyValue converts a go-redis reply to a cty value.
 func replyValue(v any) cty.Value {
 	switch t := v.(type) {

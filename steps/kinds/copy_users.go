@@ -90,3 +90,9 @@ func (CopyUsers) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 	}
 	return cty.ObjectVal(map[string]cty.Value{"users": list}), nil
 }
+
+// Resume: run again. Each user is replaced whole (ACL DELUSER and ACL
+// SETUSER in one MULTI), so copying again gives the same users.
+func (CopyUsers) Resume(context.Context, *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	return steps.ResumeRun, cty.NilVal, nil
+}

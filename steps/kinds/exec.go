@@ -63,6 +63,10 @@ func (Exec) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 			return cty.NilVal, err
 		}
 	}
+	if x.DryRun() {
+		// What the program does is unknown: a dry run runs none.
+		return cty.NilVal, &steps.NotSent{Target: "this machine", What: "the program " + steps.CommandText(toAny(args))}
+	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = x.Runbook().Dir
 	if env != nil {
@@ -78,4 +82,19 @@ func (Exec) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 		return cty.NilVal, fmt.Errorf("%s: %w; stderr: %s", args[0], err, tail)
 	}
 	return cty.StringVal(strings.TrimRight(stdout.String(), "\n")), nil
+}
+
+// Resume refuses: understudy cannot tell what a program it had started did
+// before the run stopped, and running it again may not be safe. The
+// operator checks by hand.
+func (Exec) Resume(_ context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("step %s runs a local program, and understudy cannot tell what it did before the run stopped", x.Step.Ref())
+}
+
+func toAny(args []string) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+	}
+	return out
 }

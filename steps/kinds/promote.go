@@ -2,6 +2,7 @@ package kinds
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/understudy/understudy/dsl"
@@ -38,4 +39,24 @@ func (Promote) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	return cty.NilVal, redis.Promote(ctx, c, n.Name())
+}
+
+// Resume: done when the node is already a master; else run again
+// (REPLICAOF NO ONE). The step names no old master, so whether the old
+// master still takes writes is for the runbook's next steps to check, as
+// after any promotion.
+func (Promote) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	n, c, err := x.NodeArg("node")
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	info, err := redis.ReadInfo(ctx, c, "replication")
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("INFO replication on %q: %w", n.Name(), err)
+	}
+	if info["role"] == "master" {
+		x.Log("%s is already a master", n.Name())
+		return steps.ResumeDone, cty.NilVal, nil
+	}
+	return steps.ResumeRun, cty.NilVal, nil
 }

@@ -87,8 +87,44 @@ func (Replicate) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	x.Log("%s (%s) now replicates from %s (%s)", replica.Name(), rv, master.Name(), mv)
+	return replicateOutput(mv, rv), nil
+}
+
+func replicateOutput(master, replica redis.Version) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
-		"master_version":  cty.StringVal(mv.String()),
-		"replica_version": cty.StringVal(rv.String()),
-	}), nil
+		"master_version":  cty.StringVal(master.String()),
+		"replica_version": cty.StringVal(replica.String()),
+	})
+}
+
+// Resume: done when the replica already replicates from the master (its
+// link up, or a sync under way); else run again: REPLICAOF the same master
+// is what the step does, and the versions are checked again.
+func (Replicate) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	replica, rc, err := x.NodeArg("replica")
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	master, mc, err := x.NodeArg("master")
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	info, err := redis.ReadInfo(ctx, rc)
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("INFO on %q: %w", replica.Name(), err)
+	}
+	if info["role"] != "slave" || !redis.SameAddr(masterAddr(info), master.Address()) ||
+		(info["master_link_status"] != "up" && info["master_sync_in_progress"] != "1") {
+		return steps.ResumeRun, cty.NilVal, nil
+	}
+	rv, err := redis.VersionFromInfo(info)
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("node %q: %w", replica.Name(), err)
+	}
+	mv, err := serverVersion(ctx, mc, master.Name())
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	x.Log("%s already replicates from %s (link %s)", replica.Name(), master.Name(), info["master_link_status"])
+	return steps.ResumeDone, replicateOutput(mv, rv), nil
 }

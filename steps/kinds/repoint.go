@@ -45,3 +45,10 @@ func (Repoint) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 	}
 	return cty.NilVal, nil
 }
+
+// Resume: run again. Pointing the endpoint at the same node again changes
+// nothing; a live endpoint's switch command must allow it (it is given the
+// same node and address), as a DNS or load-balancer update does.
+func (Repoint) Resume(context.Context, *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	return steps.ResumeRun, cty.NilVal, nil
+}

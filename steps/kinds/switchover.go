@@ -126,21 +126,31 @@ func (Switchover) Describe(s *dsl.Step, sim *redis.Sim) []string {
 	return out
 }
 
-func (Switchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
+// newSwitchover reads the step's arguments: the nodes, their clients and
+// the endpoint.
+func newSwitchover(x *steps.Exec) (*switchover, error) {
 	s := &switchover{x: x, maxPause: x.Step.DurationArg("max_pause", DefaultMaxPause), demote: x.Step.BoolArg("demote", true)}
 	var err error
 	if s.fromN, s.fc, err = x.NodeArg("from"); err != nil {
-		return cty.NilVal, err
+		return nil, err
 	}
 	if s.toN, s.tc, err = x.NodeArg("to"); err != nil {
-		return cty.NilVal, err
+		return nil, err
 	}
 	s.from, s.to = s.fromN.Name(), s.toN.Name()
 	s.fromAddr, s.toAddr = s.fromN.Address(), s.toN.Address()
 	if a := x.Step.Args["endpoint"]; a != nil {
 		if s.ep, err = x.Endpoint(a.Ref); err != nil {
-			return cty.NilVal, err
+			return nil, err
 		}
+	}
+	return s, nil
+}
+
+func (Switchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
+	s, err := newSwitchover(x)
+	if err != nil {
+		return cty.NilVal, err
 	}
 
 	// Preflight: read both nodes, decide the sequence, write nothing.
@@ -205,6 +215,11 @@ func (Switchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	x.Log("switched: old master paused %s, application held %s, replica wait %s", s.pause.Round(time.Microsecond), s.stall.Round(time.Microsecond), s.replicaWait.Round(time.Microsecond))
+	return s.output(seq, reattached), nil
+}
+
+// output is the step's output: the sequence and what it measured.
+func (s *switchover) output(seq string, reattached int) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"method":          cty.StringVal(seq),
 		"offset":          cty.NumberIntVal(s.offset),
@@ -212,7 +227,21 @@ func (Switchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 		"pause_ms":        cty.NumberFloatVal(ms(s.pause)),
 		"replica_wait_ms": cty.NumberFloatVal(ms(s.replicaWait)),
 		"reattached":      cty.NumberIntVal(int64(reattached)),
-	}), nil
+	})
+}
+
+// Resume judges a switchover that was in flight when the run stopped, from
+// both nodes' roles (see resume in switchover_resume.go): nothing switched
+// yet runs it again; the new node promoted while the old one is still a
+// master is finished (endpoint, demotion, other replicas, the 6.0 fence);
+// a switchover that went through is done, its endpoint re-pointed again;
+// anything else is refused, saying what was found.
+func (Switchover) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	s, err := newSwitchover(x)
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	return s.resume(ctx)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -383,6 +412,8 @@ func (s *switchover) fence(ctx context.Context) (restore func(*goredis.Client), 
 	if prev != "0" && prev != "" {
 		return func(*goredis.Client) {}, nil
 	}
+	// Said (and journaled) before it is set: a resumed run restores it.
+	s.x.Log(fenceLog, s.from)
 	if err := s.fc.ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
 		return nil, fmt.Errorf("CONFIG SET min-replicas-to-write 1 on %q: %w", s.from, err)
 	}

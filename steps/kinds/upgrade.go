@@ -51,8 +51,21 @@ func (Upgrade) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 	return diags
 }
 
+// Describe says what replaces the server: a new container in a rehearsal,
+// live the node's lifecycle upgrade command, resolved, and the wait for
+// the new version; or that apply refuses the step, the node having no
+// lifecycle block.
 func (Upgrade) Describe(s *dsl.Step, sim *redis.Sim) []string {
-	return []string{fmt.Sprintf("replaces the server of %s with %s, keeping its data and address (rehearsal: a new container; live: the node's lifecycle command)", nodeText(s, "node", sim), s.Args["version"].Version)}
+	to := s.Args["version"].Version
+	out := []string{fmt.Sprintf("replaces the server of %s with %s, keeping its data and address (rehearsal: a new container)", nodeText(s, "node", sim), to)}
+	rb, name := s.Runbook(), s.NodeArg("node")
+	n := rb.Nodes[name]
+	if n == nil || n.Lifecycle == nil {
+		return append(out, fmt.Sprintf("live: refused, node.%s has no lifecycle block to upgrade it with (a rehearsal does not need one)", name))
+	}
+	l := n.Lifecycle
+	return append(out, fmt.Sprintf("live: runs the lifecycle upgrade command %s (from the runbook's directory), then waits until node.%s answers PING and reports %s; %s at most for both",
+		l.Upgrade.Text(rb, n, to.String()), name, to.Series(), l.Timeout))
 }
 
 func (Upgrade) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
@@ -78,6 +91,29 @@ func (Upgrade) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 	x.Log("%s upgraded %s → %s", n.Name(), from, now)
 	return cty.ObjectVal(map[string]cty.Value{
 		"from": cty.StringVal(from.String()),
+		"to":   cty.StringVal(now.String()),
+	}), nil
+}
+
+// Resume: done when the node already runs the target version (same engine
+// and series); else run again. A node that does not answer (the upgrade
+// stopped it) is refused: start it by hand, then resume.
+func (Upgrade) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
+	n, c, err := x.NodeArg("node")
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	to := x.Step.Args["version"].Version
+	now, err := serverVersion(ctx, c, n.Name())
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("%w (the upgrade may have stopped it: start it by hand, then resume)", err)
+	}
+	if now.Engine != to.Engine || now.Series().Compare(to.Series()) != 0 {
+		return steps.ResumeRun, cty.NilVal, nil
+	}
+	x.Log("%s already runs %s", n.Name(), now)
+	return steps.ResumeDone, cty.ObjectVal(map[string]cty.Value{
+		"from": cty.NullVal(cty.String),
 		"to":   cty.StringVal(now.String()),
 	}), nil
 }

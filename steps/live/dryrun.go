@@ -15,7 +15,7 @@ import (
 // subcommand.
 var readOnly = setOf(`
 	ping echo info role select hello auth time lastsave dbsize wait quit readonly
-	client|list client|info client|getname client|id
+	client|list client|info client|getname client|id client|setname client|setinfo client|maint_notifications
 	config|get acl|list acl|getuser acl|users acl|whoami acl|cat
 	function|list function|dump slowlog|get slowlog|len command|count command|info command|docs
 	object|encoding object|freq object|idletime memory|usage xinfo|stream xinfo|groups xinfo|consumers
@@ -106,4 +106,18 @@ func (h *dryRunHook) check(cmd goredis.Cmder) error {
 		h.record(ns)
 	}
 	return ns
+}
+
+// DryRun makes the topology send nothing but reads from now on: every
+// other command to a node, the endpoints' switch commands and the nodes'
+// lifecycle commands are answered with a steps.NotSent, which record
+// hears first (nil: not recorded). Clients created before are closed (a
+// step asks for new ones); call it before the first Endpoint.
+func (t *Topology) DryRun(record func(*steps.NotSent)) {
+	if record == nil {
+		record = func(*steps.NotSent) {}
+	}
+	t.clients.Close()
+	t.dryRun = record
+	t.clients.Hook = func(node string) goredis.Hook { return &dryRunHook{node: node, record: record} }
 }

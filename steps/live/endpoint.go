@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps"
 )
 
 // CommandEndpoint is a live endpoint repointed by the runbook's switch
@@ -32,6 +33,8 @@ type CommandEndpoint struct {
 	// closeApp closes the application's connections on a node.
 	closeApp func(ctx context.Context, node string) (int, error)
 	closed   int
+	// dryRun, when set, receives the switch a dry run does not run.
+	dryRun func(*steps.NotSent)
 }
 
 // NewCommandEndpoint returns the live endpoint of an endpoint block.
@@ -49,6 +52,11 @@ func (e *CommandEndpoint) Repoint(ctx context.Context, node, addr string) error 
 		return fmt.Errorf("the endpoint has no switch command")
 	}
 	args := append(append([]string{}, e.Command[1:]...), node, addr)
+	if e.dryRun != nil {
+		ns := &steps.NotSent{Target: "this machine", What: "the switch command " + strings.Join(append([]string{e.Command[0]}, args...), " ")}
+		e.dryRun(ns)
+		return ns
+	}
 	cmd := exec.CommandContext(ctx, e.Command[0], args...)
 	cmd.Dir = e.Dir
 	if out, err := cmd.CombinedOutput(); err != nil {

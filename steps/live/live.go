@@ -13,10 +13,17 @@ import (
 )
 
 // Topology reaches the nodes at the addresses and with the credentials the
-// runbook gives, and repoints endpoints with their switch commands.
-// Upgrading a live node needs the node's lifecycle command, which a later
-// issue adds; until then Upgrade refuses.
+// runbook gives, repoints endpoints with their switch commands, and
+// upgrades a node with its lifecycle block's upgrade command (a node
+// without one refuses).
 type Topology struct {
+	// Log, when set, receives what lifecycle commands do, one line at a
+	// time, secrets redacted: the command line, its output, how long the
+	// node took to answer again. Set it before the run.
+	Log func(line string)
+
+	// dryRun, when set, receives what a dry run did not send (DryRun).
+	dryRun  func(*steps.NotSent)
 	clients topology.ClientCache
 	rb      *dsl.Runbook
 	mu      sync.Mutex
@@ -52,7 +59,7 @@ func (t *Topology) Endpoint(name string) (topology.Endpoint, error) {
 		return nil, fmt.Errorf("no endpoint named %q", name)
 	}
 	ep := NewCommandEndpoint(e, t.rb.Dir)
-	ep.closeApp = t.closeApp
+	ep.closeApp, ep.dryRun = t.closeApp, t.dryRun
 	t.eps[name] = ep
 	return ep, nil
 }
@@ -97,7 +104,18 @@ func (n *node) MasterAuth() redis.Auth {
 	return redis.Auth{User: n.n.Username, Password: n.n.Password}
 }
 
-// Upgrade refuses: live upgrades need lifecycle commands.
-func (n *node) Upgrade(_ context.Context, v redis.Version) error {
-	return steps.Permanent(fmt.Errorf("upgrading live node %q to %s needs a lifecycle command (systemctl, docker, kubectl), which understudy does not run yet", n.n.Name, v))
+// Upgrade runs the node's lifecycle upgrade command with v as {version},
+// then waits until the node answers PING and reports v's engine and
+// major.minor, within the block's timeout. A node without a lifecycle
+// block refuses.
+func (n *node) Upgrade(ctx context.Context, v redis.Version) error {
+	if n.t.dryRun != nil {
+		ns := &steps.NotSent{Target: "node " + n.n.Name, What: fmt.Sprintf("its lifecycle upgrade to %s", v)}
+		n.t.dryRun(ns)
+		return ns
+	}
+	if n.n.Lifecycle == nil {
+		return steps.Permanent(fmt.Errorf("upgrading live node %q to %s needs a lifecycle command, and the node has no lifecycle block: give it lifecycle { upgrade = [...] } (systemctl, docker, kubectl, ssh)", n.n.Name, v))
+	}
+	return n.lifecycle(ctx, dsl.LifecycleUpgrade, &v)
 }

@@ -137,7 +137,32 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 	}
 	// A rehearsal ignores tls blocks: its containers speak plain TCP.
 	p.Warnings = append(p.Warnings, rb.TLSNotes()...)
+	p.Warnings = append(p.Warnings, MissingLifecycles(rb)...)
 	return p
+}
+
+// upgradeKind is the step kind that runs, live, the lifecycle upgrade
+// command of its node (steps/kinds/upgrade.go).
+const upgradeKind = "upgrade"
+
+// MissingLifecycles lists, one sentence each, the upgrade steps (main and
+// rollback) whose node has no lifecycle block: apply cannot run them, so a
+// plan warns and apply refuses before its first write. A rehearsal does not
+// need the block, so validate accepts such a runbook.
+func MissingLifecycles(rb *dsl.Runbook) []string {
+	var out []string
+	for _, s := range rb.AllSteps() {
+		if s.Kind != upgradeKind {
+			continue
+		}
+		name := s.NodeArg("node")
+		if n, ok := rb.Nodes[name]; !ok || n.Lifecycle != nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("step %s (%s:%d) upgrades node %q, which has no lifecycle block: apply will refuse it; give the node lifecycle { upgrade = [...] } (a rehearsal does not need it)",
+			s.Ref(), s.DeclRange.Filename, s.DeclRange.Start.Line, name))
+	}
+	return out
 }
 
 func planStep(num int, s *dsl.Step, sends []string) PlanStep {
