@@ -19,8 +19,8 @@
 //     terraform.Hook: before and after each step and attempt, the
 //     rollback's start and end, the run's end; a hook may halt the run.
 //     Progress lines (progress.go), the report (package report), the write
-//     probe's step marks (package rehearsal), and later the journal and the
-//     lock renewal are hooks.
+//     probe's and the canary's step marks (package traffic), the apply
+//     journal and the lock (package apply) are hooks.
 //   - exec.go: what a kind works with while its step runs (Exec): nodes and
 //     endpoints, live evaluation of expressions, Log.
 //   - state.go: the live state expressions read. Expressions that read
