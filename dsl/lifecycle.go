@@ -63,11 +63,14 @@ const (
 //
 // Each action is one command, a program and its arguments, run without a
 // shell from the runbook's directory (a relative program path is relative
-// to it), stdin closed. The placeholders {node} (the node's name in the
-// runbook), {address}, {host} and {port} (its address) and, in upgrade
-// only, {version} (the target version as the step writes it: "8.0",
-// "valkey:8.1") are replaced in every argument; {name} right after a "$"
-// (a shell's ${name}) is left alone. Any other {name} is an error.
+// to it), stdin closed, with understudy's environment plus REDISCLI_AUTH
+// (the node's password) and UNDERSTUDY_USERNAME (its ACL user) when the
+// node has them; its output is logged with the secrets redacted. The
+// placeholders {node} (the node's name in the runbook), {address}, {host}
+// and {port} (its address) and, in upgrade only, {version} (the target
+// version as the step writes it: "8.0", "valkey:8.1") are replaced in every
+// argument; {name} right after a "$" (a shell's ${name}) is left alone. Any
+// other {name} is an error.
 //
 // The rule: upgrade is the whole replacement. It must stop the old server,
 // install or start the new version with the same data and address, and

@@ -176,6 +176,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if *quiet {
 		log = io.Discard
 	}
+	t.Log = func(line string) { fmt.Fprintf(log, "    %s\n", secrets.String(line)) }
 	lock := apply.NewLockInfo("apply", abs, version)
 	info := apply.RunInfo{RunID: lock.ID, Runbook: abs, Files: sums, Version: version}
 	var jw *apply.JournalWriter

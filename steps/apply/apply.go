@@ -87,6 +87,8 @@ func Preflight(ctx context.Context, rb *dsl.Runbook, t topology.Topology, plan *
 	if plan != nil {
 		reasons = append(reasons, plan.CheckFiles()...)
 	}
+	// A live upgrade needs the node's lifecycle command.
+	reasons = append(reasons, report.MissingLifecycles(rb)...)
 	nodes, err := ReadNodes(ctx, t, rb.NodeNames())
 	if err != nil {
 		reasons = append(reasons, err.Error())

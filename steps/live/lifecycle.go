@@ -43,7 +43,9 @@ const (
 )
 
 // Stop runs the node's lifecycle stop command. It does not wait for
-// anything: the command is done when it exits 0.
+// anything: the command is done when it exits 0. Stop and Start are for
+// the step kinds that stop or start a node without changing its version
+// (none yet); a dry run sends neither.
 func (n *node) Stop(ctx context.Context) error {
 	return n.lifecycle(ctx, dsl.LifecycleStop, nil)
 }
@@ -59,6 +61,11 @@ func (n *node) Start(ctx context.Context) error {
 // engine and major.minor. The block's timeout bounds the command and the
 // wait together. Every line it logs and every error is redacted.
 func (n *node) lifecycle(ctx context.Context, action string, want *redis.Version) error {
+	if n.t.dryRun != nil {
+		ns := &steps.NotSent{Target: "node " + n.n.Name, What: fmt.Sprintf("its lifecycle %s command", action)}
+		n.t.dryRun(ns)
+		return ns
+	}
 	c := n.n.Lifecycle.Command(action)
 	if c == nil {
 		return steps.Permanent(fmt.Errorf("node %q has no lifecycle %s command: give the node lifecycle { %s = [...] } to run it live", n.n.Name, action, action))

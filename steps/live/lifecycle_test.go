@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -321,5 +322,39 @@ step "assert" "x" {
 	}
 	if err := dn.(stopStarter).Stop(ctx); err == nil || !strings.Contains(err.Error(), `node "a" has no lifecycle stop command`) {
 		t.Errorf("stop without a command: %v", err)
+	}
+}
+
+// A dry run runs no lifecycle command: each action is answered with a
+// steps.NotSent that the recorder hears.
+func TestLifecycleDryRun(t *testing.T) {
+	s := redistest.Start(t)
+	rb := lifecycleRunbook(t, s, `    upgrade = ["./touch.sh", "upgrade"]
+    stop    = ["./touch.sh", "stop"]
+    start   = ["./touch.sh", "start"]`, "7.0", map[string]string{"touch.sh": "touch \"ran-$1\"\n"})
+	topo := live.New(rb)
+	t.Cleanup(func() { _ = topo.Close(context.Background()) })
+	var heard []string
+	topo.DryRun(func(ns *steps.NotSent) { heard = append(heard, ns.Target+": "+ns.What) })
+	n, err := topo.Node("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, run := range []func() error{
+		func() error { return n.Upgrade(ctx, redis.MustParseVersion("7.0")) },
+		func() error { return n.(stopStarter).Stop(ctx) },
+		func() error { return n.(stopStarter).Start(ctx) },
+	} {
+		var ns *steps.NotSent
+		if err := run(); !errors.As(err, &ns) {
+			t.Errorf("dry run: %v, want a NotSent", err)
+		}
+	}
+	if want := "node a: its lifecycle upgrade to 7.0\nnode a: its lifecycle stop command\nnode a: its lifecycle start command"; strings.Join(heard, "\n") != want {
+		t.Errorf("heard:\n%s\nwant:\n%s", strings.Join(heard, "\n"), want)
+	}
+	if ran, _ := filepath.Glob(filepath.Join(rb.Dir, "ran-*")); len(ran) != 0 {
+		t.Errorf("commands ran in a dry run: %v", ran)
 	}
 }
