@@ -130,7 +130,7 @@ func TestApplyRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = applyRun(t, n.env, "apply", "runbooks/replica-swap.hcl", "--var", "from=7.0", "--var", "to=8.0", "--auto-approve")
-	if res.code != 2 || !strings.Contains(res.stderr, "ops@bastion") || !strings.Contains(res.stderr, "understudy unlock runbooks/replica-swap.hcl 0123456789abcdef") {
+	if res.code != 2 || !strings.Contains(res.stderr, "ops@bastion") || !strings.Contains(res.stderr, "runbooks/replica-swap.hcl 0123456789abcdef") {
 		t.Errorf("held lock: exit %d\n%s", res.code, res.stderr)
 	}
 	res = applyRun(t, n.env, "unlock", "runbooks/replica-swap.hcl", "0123456789abcdef", "--var", "from=7.0", "--var", "to=8.0")

@@ -141,7 +141,7 @@ func TestRefusedPairs(t *testing.T) {
 			if res.code != 2 {
 				t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 			}
-			for _, want := range []string{"runbooks/replica-swap.hcl:56:18: error: Versions cannot replicate", "on runbooks/replica-swap.hcl line 56", pair.reason} {
+			for _, want := range []string{"runbooks/replica-swap.hcl:57:18: error: Versions cannot replicate", "on runbooks/replica-swap.hcl line 57", pair.reason} {
 				if !strings.Contains(res.stderr, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
 				}
