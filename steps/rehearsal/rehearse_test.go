@@ -78,7 +78,7 @@ func TestCloseConnectionsOnSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(src), "  target = node.old\n", "  target      = node.old\n  connections = \"close\"\n", 1)
+	text := strings.Replace(string(src), "  target  = node.old\n", "  target  = node.old\n  connections = \"close\"\n", 1)
 	if text == string(src) {
 		t.Fatal("endpoint block not found")
 	}
