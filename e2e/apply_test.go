@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -60,6 +61,9 @@ func TestApplyReplicaSwap(t *testing.T) {
 				res := applyRun(t, n.env, "plan", "runbooks/replica-swap.hcl", "--var", "from=7.0", "--var", "to=8.0", "--out", plan)
 				if res.code != 0 || !strings.Contains(res.stdout, "Saved the plan") {
 					t.Fatalf("plan --out: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+				}
+				if b, err := os.ReadFile(plan); err != nil || strings.Contains(string(b), n.old.password) {
+					t.Errorf("the plan file holds the password (or cannot be read: %v)", err)
 				}
 				args = []string{"apply", plan}
 			}

@@ -34,6 +34,10 @@ const (
 	StatusWouldSend = "would_send"
 	// StatusDryRun is the status of a dry run that reached its end.
 	StatusDryRun = "dry_run"
+	// StatusUnchecked is a step of a dry run that failed after an earlier
+	// step's write was not sent: it read a state without that write, so
+	// its failure says nothing about the runbook.
+	StatusUnchecked = "unchecked"
 )
 
 // Options are what the interpreter needs besides the runbook.
@@ -169,6 +173,10 @@ func (r *Result) Failed() []*StepResult {
 
 // Interpreter runs one runbook once.
 type Interpreter struct {
+	// dryWrote is set once a dry run stopped a step at a write it did not
+	// send.
+	dryWrote bool
+
 	rb      *dsl.Runbook
 	opts    Options
 	hooks   hooks
@@ -189,10 +197,6 @@ func New(rb *dsl.Runbook, opts Options) *Interpreter {
 func (in *Interpreter) Run(ctx context.Context) *Result {
 	res := &Result{Status: StatusPassed, Started: time.Now()}
 	stopped := false
-	// wrote is set once a dry run stopped a step at a write: later steps
-	// read a state those writes did not make, so their failures say
-	// nothing about the runbook.
-	wrote := false
 	for _, s := range in.rb.Steps {
 		if stopped {
 			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusNotRun})
@@ -216,9 +220,7 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 		}
 		res.Diagnostics = append(res.Diagnostics, sr.Diag)
 		if in.opts.DryRun {
-			if sr.Status == StatusWouldSend {
-				wrote = true
-			} else if !wrote {
+			if sr.Status == StatusFailed {
 				res.Status = StatusFailed
 			}
 			if sr.Interrupted {
@@ -405,6 +407,7 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 		interval = min(interval*2, s.Retry.MaxInterval)
 	}
 	if ns, ok := IsNotSent(lastErr); ok && in.opts.DryRun {
+		in.dryWrote = true
 		sr.Status = StatusWouldSend
 		sr.Diag = &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
@@ -415,6 +418,15 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 		return finish()
 	}
 	in.fail(ctx, sctx, x, sr, lastErr)
+	if in.opts.DryRun && in.dryWrote && !sr.Interrupted {
+		// Later steps read a state without the writes a dry run did not
+		// send: their failures say nothing about the runbook.
+		sr.Status = StatusUnchecked
+		d := *sr.Diag
+		d.Severity = hcl.DiagWarning
+		d.Detail = "After a write the dry run did not send, this step read a state without it. " + d.Detail
+		sr.Diag = &d
+	}
 	return finish()
 }
 

@@ -47,6 +47,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "no progress lines, only the summary")
 	journalPath := fs.String("journal", "", "the journal: every step's start, attempts and end, fsynced (default: understudy-apply-LOCKID.journal here)")
 	dryRun := fs.Bool("dry-run", false, "read the nodes for real and run every step once for its reads; print each write command and program it would send or run, and send none (no lock, canary or journal)")
+	inFlight := fs.String("in-flight", "", `with --resume: what the step in flight did, as you checked by hand when the resume refused it: "done" (count it as passed) or "run" (run it again)`)
 	resumePath := fs.String("resume", "", "continue the run this journal recorded, after a crash or a kill: passed steps are not run again, the step in flight is checked against the nodes first")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -127,6 +128,20 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "understudy apply: refused: %v\n", err)
 			return exitUsage
 		}
+		switch *inFlight {
+		case "":
+		case "done":
+			resume.InFlightAs = steps.ResumeDone
+		case "run":
+			resume.InFlightAs = steps.ResumeRun
+		default:
+			return usageError(fs, stderr, fmt.Sprintf("--in-flight %q: say done or run", *inFlight))
+		}
+		if *inFlight != "" && resume.InFlight == "" {
+			return usageError(fs, stderr, "--in-flight: the journal shows no step in flight")
+		}
+	} else if *inFlight != "" {
+		return usageError(fs, stderr, "--in-flight goes with --resume")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -142,7 +157,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	defer out.Close()
 	switch {
 	case journal != nil:
-		fmt.Fprintf(out, "Resuming the run journaled in %s (%d step(s) ended before; in flight: %s).\n", *resumePath, len(journal.Steps)+len(journal.RollbackSteps), orNone(inFlight(journal)))
+		fmt.Fprintf(out, "Resuming the run journaled in %s (%d step(s) ended before; in flight: %s).\n", *resumePath, len(journal.Steps)+len(journal.RollbackSteps), orNone(inFlightStep(journal)))
 	case plan == nil:
 		f, _ := report.LookupFormat("text")
 		if err := f.Plan(out, report.BuildPlan(rb, runbook)); err != nil {
@@ -176,7 +191,6 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if *quiet {
 		log = io.Discard
 	}
-	t.Log = func(line string) { fmt.Fprintf(log, "    %s\n", secrets.String(line)) }
 	lock := apply.NewLockInfo("apply", abs, version)
 	info := apply.RunInfo{RunID: lock.ID, Runbook: abs, Files: sums, Version: version}
 	var jw *apply.JournalWriter
@@ -196,6 +210,11 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "understudy apply: %s\n", secrets.String(err.Error()))
 		return exitUsage
+	}
+	// Lifecycle commands' output: the progress log and the journal.
+	t.Log = func(line string) {
+		fmt.Fprintf(log, "    %s\n", secrets.String(line))
+		jw.Note(line)
 	}
 	fmt.Fprintf(out, "\nJournal: %s (resume with: understudy apply --resume %s)\n", jw.Path(), jw.Path())
 	rep, err := apply.Run(ctx, rb, t, nodes, apply.Options{
@@ -276,8 +295,8 @@ func journalVars(j *apply.Journal) []string {
 	return out
 }
 
-// inFlight names the step a journal shows in flight.
-func inFlight(j *apply.Journal) []string {
+// inFlightStep names the step a journal shows in flight.
+func inFlightStep(j *apply.Journal) []string {
 	if j.InFlight == nil {
 		return nil
 	}

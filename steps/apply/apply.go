@@ -15,6 +15,7 @@ import (
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
 	"github.com/understudy/understudy/steps/dataset"
+	"github.com/understudy/understudy/steps/live"
 	"github.com/understudy/understudy/steps/redact"
 	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/report"
@@ -251,8 +252,14 @@ func startCanary(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Op
 		rate = DefaultCanaryRate
 	}
 	prefix := fmt.Sprintf("%s%d:", CanaryPrefix, origin.UnixNano())
+	// The application reaches the target node through the endpoint as it
+	// would reach the node: with its credentials and its TLS settings.
+	tc, err := live.TLSConfig(target)
+	if err != nil {
+		return nil, fmt.Errorf("canary: %w", err)
+	}
 	w, err := traffic.Start(ctx, traffic.Options{
-		Addr: ep.Address, Username: target.Username, Password: target.Password,
+		Addr: ep.Address, Username: target.Username, Password: target.Password, TLSConfig: tc,
 		Prefix: prefix, Rate: rate, Workers: 2, Origin: origin, MaxDuration: 24 * time.Hour,
 	})
 	if err != nil {

@@ -115,6 +115,8 @@ type JournalWriter struct {
 	mu  sync.Mutex
 	f   *os.File
 	err error // the first write failure
+	// current is the step that runs, for Note.
+	current *dsl.Step
 }
 
 var _ steps.Hook = (*JournalWriter)(nil)
@@ -336,6 +338,9 @@ func (w *JournalWriter) halt(s *dsl.Step, err error) (steps.HookAction, error) {
 
 // PreStep records that a step starts.
 func (w *JournalWriter) PreStep(s *dsl.Step) (steps.HookAction, error) {
+	w.mu.Lock()
+	w.current = s
+	w.mu.Unlock()
 	return w.halt(s, w.write(&record{Type: recStepStart, Step: s.Name, Kind: s.Kind, InRollback: s.InRollback}))
 }
 
@@ -361,6 +366,15 @@ func (w *JournalWriter) Message(s *dsl.Step, text string) {
 		r.Step, r.InRollback = s.Name, s.InRollback
 	}
 	_ = w.write(r)
+}
+
+// Note records a line about the step that runs, from outside the step
+// (e.g. a lifecycle command's output), as a message of that step.
+func (w *JournalWriter) Note(text string) {
+	w.mu.Lock()
+	s := w.current
+	w.mu.Unlock()
+	w.Message(s, text)
 }
 
 // PostStep records how a step ended, with its output.

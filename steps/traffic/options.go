@@ -1,6 +1,7 @@
 package traffic
 
 import (
+	"crypto/tls"
 	"errors"
 	"time"
 )
@@ -11,6 +12,8 @@ type Options struct {
 	Username string
 	Password string
 	DB       int // default 0
+	// TLSConfig, when set, connects over TLS.
+	TLSConfig *tls.Config
 
 	Prefix   string        // key prefix, default "understudy:traffic:"
 	Rate     int           // writes per second, default 1000

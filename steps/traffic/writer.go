@@ -53,7 +53,7 @@ func Start(ctx context.Context, o Options) (*Writer, error) {
 	if now := time.Now(); o.Origin.After(now) {
 		return nil, fmt.Errorf("traffic: origin %s is in the future (%s from now)", o.Origin.Format(time.RFC3339Nano), o.Origin.Sub(now))
 	}
-	ro := &redis.Options{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB}
+	ro := &redis.Options{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
 	if o.Workers > 10*runtime.GOMAXPROCS(0) { // go-redis's default pool size
 		ro.PoolSize = o.Workers
 	}
