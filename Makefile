@@ -11,7 +11,7 @@ GO        ?= go
 BIN       := bin/understudy
 FROM      ?= 7.0
 TO        ?= 8.0
-IMAGES    ?= redis:6.0 redis:7.0 redis:8.0 valkey:8.1
+IMAGES    ?= redis:6.0 redis:7.0 redis:8.0 valkey:8.1 valkey:9.1
 STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: build images deps test unit e2e rehearse bench lint clean

@@ -16,11 +16,12 @@ catalog() {
     redis:7.0)  echo "bookworm redis-server,redis-sentinel,redis-tools" ;;
     redis:8.0)  echo "trixie redis-server,redis-sentinel,redis-tools" ;;
     valkey:8.1) echo "trixie valkey-server,valkey-sentinel,valkey-tools" ;;
+    valkey:9.1) echo "sid valkey-server,valkey-sentinel,valkey-tools" ;;
     *) return 1 ;;
   esac
 }
 
-ALL=(redis:6.0 redis:7.0 redis:8.0 valkey:8.1)
+ALL=(redis:6.0 redis:7.0 redis:8.0 valkey:8.1 valkey:9.1)
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=("${ALL[@]}")
 

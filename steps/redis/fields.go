@@ -10,7 +10,7 @@ import (
 // The INFO fields below were read on 2026-11-26 from the default INFO reply
 // (INFO without a section, which is what understudy reads) of
 //
-//	redis 6.0.16, redis 7.0.15, redis 8.0.2 and valkey 8.1.1
+//	redis 6.0.16, redis 7.0.15, redis 8.0.2, valkey 8.1.1 and valkey 9.1.2
 //
 // (the understudy/* images built from Debian packages), each on a master and
 // on a replica of it, and again in the states that add fields: a full sync
@@ -100,12 +100,15 @@ var InfoFields = []string{
 	"mem_aof_buffer",
 	"mem_clients_normal",
 	"mem_clients_slaves",
-	"mem_cluster_links", // not redis 6.0
+	"mem_cluster_links",       // not redis 6.0
+	"mem_cluster_slot_export", // valkey 9.1
+	"mem_cluster_slot_import", // valkey 9.1
 	"mem_fragmentation_bytes",
 	"mem_fragmentation_ratio",
 	"mem_not_counted_for_evict",
 	"mem_overhead_db_hashtable_rehashing", // redis 8.0; valkey 8.1
 	"mem_replica_full_sync_buffer",        // redis 8.0
+	"mem_replicas_repl_buffer",            // valkey 9.1
 	"mem_replication_backlog",
 	"mem_total_replication_buffers", // not redis 6.0
 	"number_of_cached_scripts",
@@ -179,12 +182,15 @@ var InfoFields = []string{
 	"rdb_last_load_keys_expired", // not redis 6.0
 	"rdb_last_load_keys_loaded",  // not redis 6.0
 	"rdb_last_save_time",
-	"rdb_saves", // not redis 6.0
+	"rdb_saves",                       // not redis 6.0
+	"slot_migration_fork_in_progress", // valkey 9.1
 	// Stats
-	"acl_access_denied_auth",    // redis 8.0; valkey 8.1
-	"acl_access_denied_channel", // redis 8.0; valkey 8.1
-	"acl_access_denied_cmd",     // redis 8.0; valkey 8.1
-	"acl_access_denied_key",     // redis 8.0; valkey 8.1
+	"acl_access_denied_auth",     // redis 8.0; valkey 8.1
+	"acl_access_denied_channel",  // redis 8.0; valkey 8.1
+	"acl_access_denied_cmd",      // redis 8.0; valkey 8.1
+	"acl_access_denied_db",       // valkey 9.1
+	"acl_access_denied_key",      // redis 8.0; valkey 8.1
+	"acl_access_denied_tls_cert", // valkey 9.1
 	"active_defrag_hits",
 	"active_defrag_key_hits",
 	"active_defrag_key_misses",
@@ -202,7 +208,9 @@ var InfoFields = []string{
 	"evicted_keys",
 	"evicted_scripts", // redis 8.0; valkey 8.1
 	"expire_cycle_cpu_milliseconds",
+	"expired_fields", // valkey 9.1
 	"expired_keys",
+	"expired_keys_with_volatile_items_stale_perc", // valkey 9.1
 	"expired_stale_perc",
 	"expired_subkeys", // redis 8.0
 	"expired_time_cap_reached_count",
@@ -237,9 +245,11 @@ var InfoFields = []string{
 	"total_active_defrag_time", // not redis 6.0
 	"total_commands_processed",
 	"total_connections_received",
-	"total_error_replies",          // not redis 6.0
-	"total_eviction_exceeded_time", // not redis 6.0
-	"total_forks",                  // not redis 6.0
+	"total_error_replies",                 // not redis 6.0
+	"total_eviction_exceeded_time",        // not redis 6.0
+	"total_forks",                         // not redis 6.0
+	"total_net_cluster_slot_export_bytes", // valkey 9.1
+	"total_net_cluster_slot_import_bytes", // valkey 9.1
 	"total_net_input_bytes",
 	"total_net_output_bytes",
 	"total_net_repl_input_bytes",  // not redis 6.0
@@ -285,6 +295,7 @@ var InfoFields = []string{
 	"slave_read_repl_offset", // not redis 6.0; replica
 	"slave_repl_offset",      // replica
 	// CPU
+	"used_active_time_main_thread", // valkey 9.1
 	"used_cpu_sys",
 	"used_cpu_sys_children",
 	"used_cpu_sys_main_thread", // not redis 6.0

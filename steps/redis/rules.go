@@ -37,6 +37,9 @@ type rule struct {
 	// warning, for pairs that work, is what the operator should know
 	// before relying on it; nil when there is nothing to say.
 	warning func(src, dst Version) string
+	// syncOnly rules answer the replication question only: what a master
+	// sends in a full sync can differ from the dump file it writes.
+	syncOnly bool
 }
 
 // sides are the two versions of a question and how a sentence names them.
@@ -60,14 +63,43 @@ var rules = []rule{
 		},
 	},
 	{
+		// Measured 2026-11-26 (understudy/valkey:9.1, diskless sync, the
+		// default): a Valkey 9.1.2 master sends a replica that does not
+		// read its format 80 the RDB 11 format instead (valkey#2735);
+		// Valkey 8.1.1 and Redis 8.0.2 replicas synced.
+		name:     "Valkey 9 full sync in RDB 11 to a reader of 11",
+		syncOnly: true,
+		applies: func(s, d Version) bool {
+			return valkey9Downgrades(s, d) && d.ReadsRDB(valkey9SyncRDB)
+		},
+		works: true,
+		reason: func(p sides) string {
+			return fmt.Sprintf("%s sends a replica that does not read its RDB version %d the version-%d format in a diskless full sync, which %s reads", p.srcName, p.src.RDBVersion(), valkey9SyncRDB, p.dstName)
+		},
+		warning: func(s, d Version) string {
+			w := fmt.Sprintf("a replica on %s of a master on %s syncs only because the master sends it RDB version %d in a diskless full sync (repl-diskless-sync yes, the default; valkey#2735): with repl-diskless-sync no the master sends its dump file, RDB version %d, which %s cannot load", d, s, valkey9SyncRDB, s.RDBVersion(), d)
+			if d.Engine == EngineRedis {
+				w += "; and it moves the data from Valkey to Redis: commands and configuration options only Valkey has are not there"
+			}
+			return w
+		},
+	},
+	{
+		// Measured: 6.0.16 and 7.0.15 replicas of a Valkey 9.1.2 master log
+		// "Can't handle RDB format version 11".
+		name:     "Valkey 9 full sync in RDB 11 to an older reader",
+		syncOnly: true,
+		applies:  valkey9Downgrades,
+		rdb:      true,
+		reason: func(p sides) string {
+			return fmt.Sprintf("%s sends a replica that does not read its RDB version %d the version-%d format in a diskless full sync, and %s reads up to %d", p.srcName, p.src.RDBVersion(), valkey9SyncRDB, p.dstName, p.dst.MaxRDBRead())
+		},
+		advice: func(sides) string { return "Upgrade replicas first" },
+	},
+	{
 		// Valkey 9 writes RDB 80 under the magic VALKEY080; Redis checks
-		// for the magic REDIS and stops there.
-		//
-		// Not measured here (no Valkey 9 image). Valkey after 9.0
-		// (valkey#2735) may send an older RDB version in a diskless full
-		// sync to a replica that announces an older version, or none as
-		// Redis does; if so, this rule is conservative for replication, and
-		// still true for dump files.
+		// for the magic REDIS and stops there. For replication, the two
+		// rules above answer first.
 		name: "Valkey 9 format to Redis",
 		applies: func(s, d Version) bool {
 			return s.Engine == EngineValkey && s.RDBVersion() > rdbForeignMax && d.Engine == EngineRedis
@@ -162,9 +194,42 @@ var rules = []rule{
 	},
 }
 
-// match is the first rule of the table that applies.
-func match(src, dst Version) *rule {
+// valkey9SyncRDB is the RDB version a Valkey 9 master sends a replica that
+// does not read Valkey 9's own format, in a diskless full sync.
+const valkey9SyncRDB = 11
+
+// valkey9Downgrades reports whether src is a Valkey 9.1+ master whose own
+// format dst does not read: it sends dst the version-11 format instead
+// (measured on 9.1.2; 9.0 is left to the dump-file rules, unmeasured).
+func valkey9Downgrades(src, dst Version) bool {
+	return src.Engine == EngineValkey && (src.Major > 9 || src.Major == 9 && src.Minor >= 1) &&
+		src.RDBVersion() > rdbForeignMax && !dst.ReadsRDB(src.RDBVersion())
+}
+
+// SyncRDBVersion is the RDB version master sends replica in a full sync
+// (diskless, the default): its own, except that a Valkey 9 master sends a
+// replica that does not read Valkey 9's format the version-11 one.
+func SyncRDBVersion(master, replica Version) int {
+	if valkey9Downgrades(master, replica) {
+		return valkey9SyncRDB
+	}
+	return master.RDBVersion()
+}
+
+// EmptiesOnFailedSync reports whether a replica of version v empties its
+// dataset when a full sync fails to load: Redis and Valkey 8 do, a Valkey
+// 9.1.2 replica kept its keys (measured 2026-11-26).
+func EmptiesOnFailedSync(v Version) bool {
+	return !(v.Engine == EngineValkey && v.Major >= 9)
+}
+
+// match is the first rule of the table that applies: to a full sync when
+// sync is true, else to a dump file.
+func match(src, dst Version, sync bool) *rule {
 	for i := range rules {
+		if rules[i].syncOnly && !sync {
+			continue
+		}
 		if rules[i].applies(src, dst) {
 			return &rules[i]
 		}
@@ -176,14 +241,17 @@ func match(src, dst Version) *rule {
 // master of version master, or nil when it can. Pairs that work may still
 // deserve a ReplicationWarning.
 func CheckReplication(master, replica Version) error {
-	r := match(master, replica)
+	r := match(master, replica, true)
 	if r.works {
 		return nil
 	}
 	p := sides{src: master, dst: replica, srcName: "the master", dstName: "the replica"}
 	msg := fmt.Sprintf("a replica on %s cannot follow a master on %s: %s", replica, master, r.reason(p))
-	if r.rdb {
+	switch {
+	case r.rdb && EmptiesOnFailedSync(replica):
 		msg += "; it would empty its dataset and retry the sync forever"
+	case r.rdb:
+		msg += "; it would retry the sync forever"
 	}
 	return errors.New(withAdvice(msg, r, p))
 }
@@ -192,7 +260,7 @@ func CheckReplication(master, replica Version) error {
 // warning (a replica on Redis of a master on Valkey), or "" when there is
 // nothing to say or the pair does not replicate at all.
 func ReplicationWarning(master, replica Version) string {
-	r := match(master, replica)
+	r := match(master, replica, true)
 	if !r.works || r.warning == nil {
 		return ""
 	}
@@ -203,7 +271,7 @@ func ReplicationWarning(master, replica Version) string {
 // its data, or nil when it can: to must load the dump file from wrote,
 // which is the question a replica on to of a master on from asks.
 func CheckUpgrade(from, to Version) error {
-	r := match(from, to)
+	r := match(from, to, false)
 	if r.works {
 		return nil
 	}

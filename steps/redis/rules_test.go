@@ -10,7 +10,10 @@ import (
 // replication and for a restart (CheckUpgrade); "" means allowed. The RDB
 // facts: Redis 6.0 writes 9, 7.0 10, 7.2 11, 7.4 and 8.0 12 and each reads
 // up to its own; Valkey 8.x writes and reads up to 11; Valkey 9 writes 80
-// (VALKEY080) and reads up to 11 and 80, not Redis's 12 to 79.
+// (VALKEY080) and reads up to 11 and 80, not Redis's 12 to 79. Valkey 9.1
+// sends a replica that does not read 80 the version-11 format in a diskless
+// full sync (measured), so replicas that read 11 follow it; their restart
+// on its dump file still fails.
 var pairCases = []struct {
 	master, replica string
 	replication     string
@@ -88,13 +91,13 @@ var pairCases = []struct {
 	{"valkey:9.0", "valkey:8.1", "the master writes RDB version 80 (magic VALKEY080), the replica reads up to 11", "valkey:9.0 writes RDB version 80 (magic VALKEY080), valkey:8.1 reads up to 11"},
 	{"valkey:9.0", "valkey:9.0", "", ""},
 	{"valkey:9.0", "valkey:9.1", "", ""},
-	{"valkey:9.1", "6.0", "the master writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
-	{"valkey:9.1", "7.0", "the master writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
-	{"valkey:9.1", "7.2", "the master writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
-	{"valkey:9.1", "7.4", "the master writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
-	{"valkey:9.1", "8.0", "the master writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
-	{"valkey:9.1", "valkey:8.0", "the master writes RDB version 80 (magic VALKEY080), the replica reads up to 11", "valkey:9.1 writes RDB version 80 (magic VALKEY080), valkey:8.0 reads up to 11"},
-	{"valkey:9.1", "valkey:8.1", "the master writes RDB version 80 (magic VALKEY080), the replica reads up to 11", "valkey:9.1 writes RDB version 80 (magic VALKEY080), valkey:8.1 reads up to 11"},
+	{"valkey:9.1", "6.0", "the master sends a replica that does not read its RDB version 80 the version-11 format in a diskless full sync, and the replica reads up to 9", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
+	{"valkey:9.1", "7.0", "the master sends a replica that does not read its RDB version 80 the version-11 format in a diskless full sync, and the replica reads up to 10", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
+	{"valkey:9.1", "7.2", "", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
+	{"valkey:9.1", "7.4", "", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
+	{"valkey:9.1", "8.0", "", "valkey:9.1 writes RDB version 80 in Valkey's own format (magic VALKEY080), which no Redis reads"},
+	{"valkey:9.1", "valkey:8.0", "", "valkey:9.1 writes RDB version 80 (magic VALKEY080), valkey:8.0 reads up to 11"},
+	{"valkey:9.1", "valkey:8.1", "", "valkey:9.1 writes RDB version 80 (magic VALKEY080), valkey:8.1 reads up to 11"},
 	{"valkey:9.1", "valkey:9.0", "", ""},
 	{"valkey:9.1", "valkey:9.1", "", ""},
 }
@@ -134,8 +137,9 @@ func TestRulePairs(t *testing.T) {
 				}
 			}
 		}
-		// The same facts answer both questions.
-		if (tc.replication == "") != (tc.upgrade == "") {
+		// The same facts answer both questions, except where a master sends
+		// another format in a full sync than it writes to its dump file.
+		if (tc.replication == "") != (tc.upgrade == "") && !valkey9Downgrades(m, r) {
 			t.Errorf("%s → %s: the case disagrees with itself", m, r)
 		}
 	}
@@ -222,7 +226,7 @@ func TestEveryRuleReached(t *testing.T) {
 	for _, a := range list {
 		for _, b := range list {
 			m, r := MustParseVersion(a), MustParseVersion(b)
-			rl := match(m, r)
+			rl := match(m, r, true)
 			reached[rl.name] = true
 			reason := rl.reason(sides{src: m, dst: r, srcName: m.String(), dstName: r.String()})
 			if !strings.Contains(reason, m.String()) && !strings.Contains(reason, r.String()) {

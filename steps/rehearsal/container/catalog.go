@@ -59,6 +59,7 @@ var known = []redis.Version{
 	{Engine: redis.EngineRedis, Major: 7, Minor: 0, Patch: -1},
 	{Engine: redis.EngineRedis, Major: 8, Minor: 0, Patch: -1},
 	{Engine: redis.EngineValkey, Major: 8, Minor: 1, Patch: -1},
+	{Engine: redis.EngineValkey, Major: 9, Minor: 1, Patch: -1},
 }
 
 // Known returns the versions that have a local image recipe
