@@ -121,7 +121,8 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 	var resume *steps.Resume
 	if journal != nil {
-		if err := journal.CheckFiles(sums); err == nil {
+		err := journal.CheckFiles(sums)
+		if err == nil {
 			resume, err = journal.Resume(rb)
 		}
 		if err != nil {
