@@ -106,6 +106,9 @@ func (r *Runbook) valueText(expr hcl.Expression) string {
 	if r.readsSensitive(expr) {
 		return "(sensitive)"
 	}
+	if r.readsOutside(expr, nil) {
+		return r.ExprText(expr)
+	}
 	if v, diags := expr.Value(r.EvalContext(EvalState{})); !diags.HasErrors() && v.IsWhollyKnown() {
 		return ShowValue(v)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -32,10 +33,46 @@ func (r *Runbook) ArgText(a *Arg) string {
 	if r.readsSensitive(a.Expr) {
 		return "(sensitive)"
 	}
-	if a.Value != cty.NilVal && a.Value.IsWhollyKnown() {
+	if a.Value != cty.NilVal && a.Value.IsWhollyKnown() && !r.readsOutside(a.Expr, nil) {
 		return ShowValue(a.Value)
 	}
 	return r.ExprText(a.Expr)
+}
+
+// readsOutside reports whether expr calls env() or file(), directly or
+// through a local: a plan shows such an expression as written, never the
+// value it read (a token in the environment, a password file).
+func (r *Runbook) readsOutside(expr hcl.Expression, seen map[string]bool) bool {
+	found := false
+	if se, ok := expr.(hclsyntax.Expression); ok {
+		_ = hclsyntax.VisitAll(se, func(n hclsyntax.Node) hcl.Diagnostics {
+			if c, ok := n.(*hclsyntax.FunctionCallExpr); ok && (c.Name == "env" || c.Name == "file") {
+				found = true
+			}
+			return nil
+		})
+	}
+	if found {
+		return true
+	}
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "local" || len(tr) < 2 {
+			continue
+		}
+		name := traverserName(tr[1])
+		l, ok := r.Locals[name]
+		if !ok || seen[name] {
+			continue
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[name] = true
+		if r.readsOutside(l.Expr, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // readsSensitive reports whether expr reads a secret: a sensitive
