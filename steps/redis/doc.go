@@ -4,8 +4,14 @@
 // replicate from or restart on which (rules.go, one table), the INFO fields
 // the supported versions report (fields.go), reading and parsing INFO
 // (info.go), the in-sync check (sync.go), replication commands
-// (replication.go), and the static walk of node versions and masters through
-// a runbook's steps (sim.go).
+// (replication.go), application clients and closing them (clients.go), ACL
+// users (acl.go), Sentinel's view of a deployment (sentinel.go) and the
+// lossless Sentinel switchover (sentinel_failover.go, sentinel_steer.go,
+// sentinel_sequence.go: steer the choice with replica-priority, time
+// SENTINEL FAILOVER against Sentinel's INFO refresh, pause writes, wait
+// for the offset, demote the old master while it is paused), and the
+// static walk of node versions and masters through a runbook's steps
+// (sim.go).
 //
 // Nothing here knows about runbooks: it takes versions, INFO maps and
 // go-redis clients.

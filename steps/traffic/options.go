@@ -14,6 +14,10 @@ type Options struct {
 	DB       int // default 0
 	// TLSConfig, when set, connects over TLS.
 	TLSConfig *tls.Config
+	// Sentinel, when set, makes the writer find the master through
+	// Sentinel, with go-redis's failover client (default retries), as
+	// applications of a Sentinel deployment do; Addr is then unused.
+	Sentinel *SentinelTarget
 
 	Prefix   string        // key prefix, default "understudy:traffic:"
 	Rate     int           // writes per second, default 1000
@@ -31,6 +35,16 @@ type Options struct {
 	Origin time.Time
 }
 
+// SentinelTarget is a master found through Sentinel.
+type SentinelTarget struct {
+	MasterName string
+	// Addrs are the sentinels, host:port.
+	Addrs []string
+	// Username and Password authenticate to the sentinels (Redis 6.2+
+	// sentinels may have a password of their own).
+	Username, Password string
+}
+
 // Defaults.
 const (
 	DefaultPrefix      = "understudy:traffic:"
@@ -41,8 +55,8 @@ const (
 )
 
 func (o Options) withDefaults() (Options, error) {
-	if o.Addr == "" {
-		return o, errors.New("traffic: no address")
+	if o.Addr == "" && (o.Sentinel == nil || o.Sentinel.MasterName == "" || len(o.Sentinel.Addrs) == 0) {
+		return o, errors.New("traffic: no address, and no master name and sentinels")
 	}
 	if o.Rate < 0 || o.Workers < 0 || o.Interval < 0 || o.MaxDuration < 0 || o.MaxWrites < 0 || o.DB < 0 {
 		return o, errors.New("traffic: negative option")

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,14 +54,10 @@ func Start(ctx context.Context, o Options) (*Writer, error) {
 	if now := time.Now(); o.Origin.After(now) {
 		return nil, fmt.Errorf("traffic: origin %s is in the future (%s from now)", o.Origin.Format(time.RFC3339Nano), o.Origin.Sub(now))
 	}
-	ro := &redis.Options{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
-	if o.Workers > 10*runtime.GOMAXPROCS(0) { // go-redis's default pool size
-		ro.PoolSize = o.Workers
-	}
-	client := redis.NewClient(ro)
+	client, target := newClient(o)
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("traffic: connect to %s: %w", o.Addr, err)
+		return nil, fmt.Errorf("traffic: connect to %s: %w", target, err)
 	}
 	id := make([]byte, 8)
 	if _, err := rand.Read(id); err != nil {
@@ -92,6 +89,24 @@ func Start(ctx context.Context, o Options) (*Writer, error) {
 		go w.work(wctx)
 	}
 	return w, nil
+}
+
+// newClient is the writer's client: to Addr, or to the master the
+// sentinels name, with go-redis's default retries either way. target names
+// where it connects, for errors.
+func newClient(o Options) (_ *redis.Client, target string) {
+	pool := 0
+	if o.Workers > 10*runtime.GOMAXPROCS(0) { // go-redis's default pool size
+		pool = o.Workers
+	}
+	if s := o.Sentinel; s != nil {
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: s.MasterName, SentinelAddrs: s.Addrs,
+			SentinelUsername: s.Username, SentinelPassword: s.Password,
+			Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig, PoolSize: pool,
+		}), fmt.Sprintf("master %q through sentinels %s", s.MasterName, strings.Join(s.Addrs, ", "))
+	}
+	return redis.NewClient(&redis.Options{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig, PoolSize: pool}), o.Addr
 }
 
 // Key returns the key of write number seq.
