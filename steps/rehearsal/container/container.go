@@ -298,18 +298,29 @@ func (n *Node) launchImage(ctx context.Context, v redis.Version, image string) e
 	if err != nil {
 		return err
 	}
+	if err := n.startContainer(ctx, v, image, serverBinary(v.Engine), confPath,
+		mount.Mount{Type: mount.TypeBind, Source: conf, Target: confPath, ReadOnly: true}); err != nil {
+		return err
+	}
+	return n.ready(ctx)
+}
+
+// startContainer runs program with its config file argument from image as
+// the node's container and records it: host networking, the session's
+// labels and name, root inside without capabilities but DAC_OVERRIDE (it
+// reads a 0600 config and writes the data dir whoever owns them on the
+// host; the official images' entrypoint, which would switch to their own
+// user, is bypassed on purpose), the data directory mounted at dataPath,
+// plus mounts.
+func (n *Node) startContainer(ctx context.Context, v redis.Version, image, program, arg string, mounts ...mount.Mount) error {
 	stopSeconds := int(StopTimeout / time.Second)
 	ctr, err := testcontainers.Run(ctx, image,
 		testcontainers.WithLogger(n.logger),
 		testcontainers.WithName(n.containerName()),
 		testcontainers.WithLabels(n.labels),
-		testcontainers.WithEntrypoint(serverBinary(v.Engine)),
-		testcontainers.WithCmd(confPath),
+		testcontainers.WithEntrypoint(program),
+		testcontainers.WithCmd(arg),
 		testcontainers.WithConfigModifier(func(c *dockercontainer.Config) {
-			// Root inside, without capabilities but DAC_OVERRIDE: it reads
-			// the 0600 config and writes the data dir whoever owns them
-			// on the host. The official images' entrypoint (which would
-			// switch to their own user) is bypassed on purpose.
 			c.User = "0:0"
 			c.WorkingDir = dataPath
 			c.StopTimeout = &stopSeconds
@@ -319,10 +330,8 @@ func (n *Node) launchImage(ctx context.Context, v redis.Version, image string) e
 			hc.CapDrop = []string{"ALL"}
 			hc.CapAdd = []string{"DAC_OVERRIDE"}
 			hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
-			hc.Mounts = append(hc.Mounts,
-				mount.Mount{Type: mount.TypeBind, Source: conf, Target: confPath, ReadOnly: true},
-				mount.Mount{Type: mount.TypeBind, Source: n.dataDir, Target: dataPath},
-			)
+			hc.Mounts = append(hc.Mounts, mounts...)
+			hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: n.dataDir, Target: dataPath})
 		}),
 	)
 	n.mu.Lock()
@@ -334,7 +343,7 @@ func (n *Node) launchImage(ctx context.Context, v redis.Version, image string) e
 		}
 		return fmt.Errorf("start container %s from %s: %w\ncontainer log (last 20 lines):\n%s", n.containerName(), image, err, n.logTail(ctx, 20))
 	}
-	return n.ready(ctx)
+	return nil
 }
 
 // ready waits for the current container's server.

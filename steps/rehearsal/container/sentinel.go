@@ -11,10 +11,7 @@ import (
 	"strings"
 	"time"
 
-	dockercontainer "github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/understudy/understudy/steps/redact"
 	"github.com/understudy/understudy/steps/redis"
@@ -343,37 +340,9 @@ func sentinelBinary(e redis.Engine) string {
 // mount: the sentinel must be able to rewrite the file, and from 7.0 it
 // does so by renaming a new file over it.
 func (s *Sentinel) launchImage(ctx context.Context, v redis.Version, image string) error {
-	n := s.node
-	stopSeconds := int(StopTimeout / time.Second)
-	ctr, err := testcontainers.Run(ctx, image,
-		testcontainers.WithLogger(n.logger),
-		testcontainers.WithName(n.containerName()),
-		testcontainers.WithLabels(n.labels),
-		testcontainers.WithEntrypoint(sentinelBinary(v.Engine)),
-		testcontainers.WithCmd(sentinelConfPath),
-		testcontainers.WithConfigModifier(func(c *dockercontainer.Config) {
-			c.User = "0:0"
-			c.WorkingDir = dataPath
-			c.StopTimeout = &stopSeconds
-		}),
-		testcontainers.WithHostConfigModifier(func(hc *dockercontainer.HostConfig) {
-			hc.NetworkMode = "host"
-			hc.CapDrop = []string{"ALL"}
-			hc.CapAdd = []string{"DAC_OVERRIDE"}
-			hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
-			hc.Mounts = append(hc.Mounts,
-				mount.Mount{Type: mount.TypeBind, Source: n.dataDir, Target: dataPath},
-			)
-		}),
-	)
-	n.mu.Lock()
-	n.version, n.image, n.ctr = v, image, ctr
-	n.mu.Unlock()
-	if err != nil {
-		if ctr == nil {
-			return fmt.Errorf("start container %s from %s: %w", n.containerName(), image, err)
-		}
-		return fmt.Errorf("start container %s from %s: %w\ncontainer log (last 20 lines):\n%s", n.containerName(), image, err, s.logTail(ctx, 20))
+	if err := s.node.startContainer(ctx, v, image, sentinelBinary(v.Engine), sentinelConfPath); err != nil {
+		// The container's log may print a config line with a password.
+		return errors.New(s.secrets.String(err.Error()))
 	}
 	return s.ready(ctx)
 }
