@@ -53,6 +53,9 @@ const (
 	ArgVersion
 	// ArgLive is an expression evaluated each time the step runs.
 	ArgLive
+	// ArgNodeList is a list of node references: sentinels = [node.s1,
+	// node.s2].
+	ArgNodeList
 )
 
 // ArgSpec declares one argument of a step kind.

@@ -79,6 +79,8 @@ type Arg struct {
 	Range hcl.Range
 	// Ref is the node or endpoint name for ArgNode and ArgEndpoint.
 	Ref string
+	// Refs are the node names of an ArgNodeList, in order.
+	Refs []string
 	// Value is the static value (ArgString, ArgNumber, ArgBool,
 	// ArgStringList, ArgDuration, ArgVersion); for ArgLive it is the value
 	// known without a server, possibly unknown.
@@ -360,6 +362,21 @@ func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*
 		a.Ref, diags = r.nodeRef(attr.Expr, what)
 	case ArgEndpoint:
 		a.Ref, diags = r.endpointRef(attr.Expr, what)
+	case ArgNodeList:
+		elems, lDiags := hcl.ExprList(attr.Expr)
+		diags = lDiags
+		seen := map[string]bool{}
+		for _, e := range elems {
+			ref, rDiags := r.nodeRef(e, what+"'s element")
+			diags = append(diags, rDiags...)
+			if ref != "" && seen[ref] {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Node listed twice", Detail: fmt.Sprintf("%s lists node %q twice.", what, ref), Subject: e.Range().Ptr()})
+			}
+			if ref != "" {
+				seen[ref] = true
+				a.Refs = append(a.Refs, ref)
+			}
+		}
 	case ArgString:
 		a.Value, diags = r.staticValue(attr.Expr, cty.String, what)
 		if !diags.HasErrors() && len(as.Enum) > 0 && a.Value.IsKnown() && !slices.Contains(as.Enum, a.Value.AsString()) {
@@ -408,6 +425,15 @@ func (s *Step) NodeArg(name string) string {
 		return a.Ref
 	}
 	return ""
+}
+
+// NodeListArg returns the node names of a node list argument, nil when not
+// set.
+func (s *Step) NodeListArg(name string) []string {
+	if a, ok := s.Args[name]; ok {
+		return a.Refs
+	}
+	return nil
 }
 
 // StringArg returns a static string argument or def when it is not set.

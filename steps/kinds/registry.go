@@ -12,6 +12,7 @@ var Registry = steps.MustRegistry(
 	Replicate{},
 	Promote{},
 	Switchover{},
+	SentinelSwitchover{},
 	Repoint{},
 	Upgrade{},
 	Verify{},
