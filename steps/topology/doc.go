@@ -22,7 +22,11 @@
 //     sentinels (nodes of their own role); Topology gains the sentinels' view
 //     (the master by name, the replicas and sentinels they know), and
 //     clients discover the master through the sentinels instead of an
-//     endpoint.
+//     endpoint. Built so far: the Sentinel queries and the lossless
+//     switchover (package redis), the sentinel_switchover step kind with
+//     sentinels given as nodes, sentinels as rehearsal containers
+//     (container.RunSentinel) and a writer that finds the master through
+//     Sentinel (package traffic).
 //   - Cluster: a Layout of KindCluster declares the shape (masters ×
 //     replicas); its nodes are discovered at run time (CLUSTER NODES), so
 //     Topology gains a Discover method returning the shards, which steps
