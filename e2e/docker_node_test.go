@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/understudy/understudy/internal/redistest"
 )
 
 // dockerNode is a server run the way an operator runs one with Docker, as
@@ -19,8 +19,7 @@ import (
 // its data directory (/data) on a named volume, RDB snapshots on, the
 // password and the port on its command line.
 type dockerNode struct {
-	name, volume, addr, password string
-	port                         int
+	*liveServer
 }
 
 // startDockerNode runs image (e.g. "understudy/redis:7.0") as such a
@@ -28,39 +27,18 @@ type dockerNode struct {
 // the test ends, whatever image runs it by then.
 func startDockerNode(t *testing.T, role, image, password string) *dockerNode {
 	t.Helper()
-	port := freePort(t)
-	n := &dockerNode{
-		name:     fmt.Sprintf("understudy-e2e-%s-%d-%d", role, os.Getpid(), port),
-		addr:     fmt.Sprintf("127.0.0.1:%d", port),
-		password: password, port: port,
-	}
-	n.volume = n.name + "-data"
+	port := redistest.FreePort(t)
+	name := fmt.Sprintf("understudy-e2e-%s-%d-%d", role, os.Getpid(), port)
+	n := &dockerNode{&liveServer{
+		name: name, image: image, addr: fmt.Sprintf("127.0.0.1:%d", port), password: password, port: port,
+		volume: name + "-data", save: "60 1000",
+	}}
 	t.Cleanup(func() {
 		_ = exec.Command("docker", "rm", "-f", n.name).Run()
 		_ = exec.Command("docker", "volume", "rm", "-f", n.volume).Run()
 	})
-	out, err := exec.Command("docker", "run", "-d", "--network", "host", "--name", n.name, "--label", liveLabel+"=1",
-		"--volume", n.volume+":/data", image,
-		"redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--requirepass", password, "--masterauth", password,
-		"--save", "60 1000", "--appendonly", "no").CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker run %s: %v\n%s", image, err, out)
-	}
-	c := n.client()
-	defer c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			logs, _ := exec.Command("docker", "logs", n.name).CombinedOutput()
-			t.Fatalf("server %s did not answer PING\n%s", n.name, logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	n.run(t)
 	return n
-}
-
-func (n *dockerNode) client() *goredis.Client {
-	return goredis.NewClient(&goredis.Options{Addr: n.addr, Password: n.password})
 }
 
 // inspect reads a Go template of docker inspect for the node's container.

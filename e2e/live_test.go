@@ -15,6 +15,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/understudy/understudy/internal/redistest"
 )
 
 // liveLabel marks the servers the apply tests start themselves, as an
@@ -27,13 +28,16 @@ const liveLabel = "org.understudy.e2e-live"
 type liveServer struct {
 	name, image, addr, password string
 	port                        int
+	// volume, when set, is a named volume mounted at /data; save is the
+	// server's save setting ("" for none).
+	volume, save string
 }
 
 // startLiveServer runs image (e.g. "understudy/redis:7.0") on a free port,
 // with a password, no persistence, and removes it when the test ends.
 func startLiveServer(t *testing.T, image, password string) *liveServer {
 	t.Helper()
-	port := freePort(t)
+	port := redistest.FreePort(t)
 	s := &liveServer{name: fmt.Sprintf("understudy-e2e-live-%d-%d", os.Getpid(), port), image: image, password: password, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	s.run(t)
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", s.name).Run() })
@@ -42,9 +46,13 @@ func startLiveServer(t *testing.T, image, password string) *liveServer {
 
 func (s *liveServer) run(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command("docker", "run", "-d", "--network", "host", "--name", s.name, "--label", liveLabel+"=1", s.image,
-		"redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1", "--requirepass", s.password, "--masterauth", s.password,
-		"--save", "", "--appendonly", "no").CombinedOutput()
+	args := []string{"run", "-d", "--network", "host", "--name", s.name, "--label", liveLabel + "=1"}
+	if s.volume != "" {
+		args = append(args, "--volume", s.volume+":/data")
+	}
+	args = append(args, s.image, "redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
+		"--requirepass", s.password, "--masterauth", s.password, "--save", s.save, "--appendonly", "no")
+	out, err := exec.Command("docker", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker run %s: %v\n%s", s.image, err, out)
 	}
@@ -72,16 +80,6 @@ func (s *liveServer) restart(t *testing.T) {
 
 func (s *liveServer) client() *goredis.Client {
 	return goredis.NewClient(&goredis.Options{Addr: s.addr, Password: s.password})
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // endpointFile is the file the runbook's switch command rewrites

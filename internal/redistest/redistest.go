@@ -41,14 +41,10 @@ func WithPassword(p string) Option { return func(c *config) { c.password = p } }
 // WithArgs appends server arguments, e.g. "--enable-debug-command", "no".
 func WithArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
 
-// Start runs a redis-server on 127.0.0.1 and a free port, waits until it
-// answers PING, and stops it when t ends.
-func Start(t testing.TB, opts ...Option) *Server {
+// serverPath is the server binary: $REDISTEST_SERVER, else redis-server,
+// looked up on PATH.
+func serverPath(t testing.TB) string {
 	t.Helper()
-	c := config{password: RandomPassword()}
-	for _, o := range opts {
-		o(&c)
-	}
 	bin := os.Getenv("REDISTEST_SERVER")
 	if bin == "" {
 		bin = "redis-server"
@@ -57,6 +53,48 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("redistest: %s not found (apt-get install redis-server): %v", bin, err)
 	}
+	return path
+}
+
+// waitPing polls c until the server at addr answers PING, for at most 10
+// s; then the test fails naming what, with the server's log when log is
+// not nil.
+func waitPing(t testing.TB, what, addr string, c *redis.Client, log func() string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			text := ""
+			if log != nil {
+				text = "\n" + log()
+			}
+			t.Fatalf("redistest: %s on %s did not answer: %v%s", what, addr, err, text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readLog is a log file's content, "" when it cannot be read.
+func readLog(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+// Start runs a redis-server on 127.0.0.1 and a free port, waits until it
+// answers PING, and stops it when t ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	c := config{password: RandomPassword()}
+	for _, o := range opts {
+		o(&c)
+	}
+	path := serverPath(t)
 	port := FreePort(t)
 	dir := t.TempDir()
 	args := []string{
@@ -78,20 +116,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 	t.Cleanup(s.Stop)
 	cl := s.Client()
 	defer cl.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := cl.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Fatalf("redistest: server on %s did not answer: %v\n%s", s.Addr, err, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitPing(t, "server", s.Addr, cl, func() string { return readLog(filepath.Join(dir, "server.log")) })
+	return s
 }
 
 // Client returns a new go-redis client for the server; the caller closes it.

@@ -1,10 +1,8 @@
 package redistest
 
 import (
-	"context"
 	"os/exec"
 	"testing"
-	"time"
 )
 
 // Restart kills the server and starts it again with the same arguments, on
@@ -24,17 +22,5 @@ func (s *Server) Restart(t testing.TB) {
 	s.cmd = cmd
 	cl := s.Client()
 	defer cl.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := cl.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: restarted server on %s did not answer: %v", s.Addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitPing(t, "restarted server", s.Addr, cl, nil)
 }

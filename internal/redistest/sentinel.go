@@ -174,19 +174,8 @@ func startSentinel(t testing.TB, set *SentinelSet) *Sentinel {
 	t.Cleanup(s.Stop)
 	c := s.Client()
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: sentinel on %s did not answer: %v\n%s", s.Addr, err, s.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitPing(t, "sentinel", s.Addr, c, s.Log)
+	return s
 }
 
 // sentinelCommand is the binary and arguments that start a sentinel with
@@ -203,15 +192,7 @@ func sentinelCommand(t testing.TB, conf string) (string, []string) {
 	if path, err := exec.LookPath("redis-sentinel"); err == nil {
 		return path, []string{conf}
 	}
-	bin := os.Getenv("REDISTEST_SERVER")
-	if bin == "" {
-		bin = "redis-server"
-	}
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		t.Fatalf("redistest: no sentinel binary: %s not found (apt-get install redis-server): %v", bin, err)
-	}
-	return path, []string{conf, "--sentinel"}
+	return serverPath(t), []string{conf, "--sentinel"}
 }
 
 // WaitSentinelsReady waits until every sentinel of the set reports

@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -142,14 +141,7 @@ func StartTLS(t testing.TB, certs *Certs, opts ...Option) *TLSServer {
 	for _, o := range opts {
 		o(&c)
 	}
-	bin := os.Getenv("REDISTEST_SERVER")
-	if bin == "" {
-		bin = "redis-server"
-	}
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		t.Fatalf("redistest: %s not found (apt-get install redis-server): %v", bin, err)
-	}
+	path := serverPath(t)
 	port := FreePort(t)
 	dir := t.TempDir()
 	args := []string{
@@ -173,20 +165,8 @@ func StartTLS(t testing.TB, certs *Certs, opts ...Option) *TLSServer {
 	t.Cleanup(s.Stop)
 	cl := s.Client(t)
 	defer cl.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := cl.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Fatalf("redistest: TLS server on %s did not answer: %v\n%s", s.Addr, err, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitPing(t, "TLS server", s.Addr, cl, func() string { return readLog(filepath.Join(dir, "server.log")) })
+	return s
 }
 
 // Client returns a new go-redis client for the server over TLS, with the

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -175,7 +174,7 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 					if v, err := redis.VersionFromInfo(info); err == nil {
 						rep.Nodes[i].VersionAfter = v.String()
 					}
-					rep.Nodes[i].RoleAfter = strings.Replace(info["role"], "slave", "replica", 1)
+					rep.Nodes[i].RoleAfter = redis.RoleFromInfo(info)
 				}
 			}
 		}
@@ -324,7 +323,7 @@ func finalMaster(ctx context.Context, t topology.Topology, names []string, targe
 	if err != nil || info["role"] == "master" {
 		return target, c, err
 	}
-	addr := net.JoinHostPort(info["master_host"], info["master_port"])
+	addr := redis.MasterAddr(info)
 	m, ok := topology.NodeByAddress(t, names, addr)
 	if !ok {
 		return target, c, nil

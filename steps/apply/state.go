@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/topology"
@@ -47,10 +46,9 @@ func ReadNodes(ctx context.Context, t topology.Topology, names []string) ([]Node
 		if err != nil {
 			return nil, fmt.Errorf("node %q at %s: %w", name, n.Address(), err)
 		}
-		s := NodeState{Name: name, Address: n.Address(), Version: v.String(), Role: info["role"], RunID: info["run_id"], ReplID: info["master_replid"], Keys: keys(info)}
-		if s.Role == "slave" {
-			s.Role = "replica"
-			s.Master = net.JoinHostPort(info["master_host"], info["master_port"])
+		s := NodeState{Name: name, Address: n.Address(), Version: v.String(), Role: redis.RoleFromInfo(info), RunID: info["run_id"], ReplID: info["master_replid"], Keys: keys(info)}
+		if s.Role == "replica" {
+			s.Master = redis.MasterAddr(info)
 		}
 		out = append(out, s)
 	}

@@ -183,7 +183,7 @@ func (SentinelSwitchover) Resume(ctx context.Context, x *steps.Exec) (steps.Resu
 	case ti["role"] == "master" && named == len(x.Step.NodeListArg("sentinels")):
 		x.Log("every sentinel names %s, a master", to.Name())
 		return steps.ResumeDone, cty.NilVal, nil
-	case fi["role"] == "master" && ti["role"] == "slave" && redis.SameAddr(net.JoinHostPort(ti["master_host"], ti["master_port"]), from.Address()):
+	case fi["role"] == "master" && redis.FollowsMaster(ti, from.Address()):
 		return steps.ResumeRun, cty.NilVal, nil
 	}
 	return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("%q is a %s, %q a %s, and %d sentinel(s) name %q: the failover stopped half-way; let Sentinel finish it (SENTINEL MASTER %s), check the replica priorities and min-replicas-to-write on the nodes, then resume with --in-flight done or run",

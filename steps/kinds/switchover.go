@@ -165,7 +165,7 @@ func (Switchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
 	if fi["role"] != "master" {
 		return cty.NilVal, steps.Permanent(steps.ErrorAt(x.Step.Args["from"].Range, "Not a master", "Node %q is a %s; a switchover starts from the master.", s.from, fi["role"]))
 	}
-	if ti["role"] != "slave" || !redis.SameAddr(net.JoinHostPort(ti["master_host"], ti["master_port"]), s.fromAddr) {
+	if !redis.FollowsMaster(ti, s.fromAddr) {
 		now := "a master"
 		if ti["role"] == "slave" {
 			now = fmt.Sprintf("a replica of %s:%s", ti["master_host"], ti["master_port"])

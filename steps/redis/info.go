@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -67,6 +68,20 @@ func RoleFromInfo(info map[string]string) string {
 		return "replica"
 	}
 	return info["role"]
+}
+
+// MasterAddr is the master a replica's INFO names, host:port ("" for a
+// master).
+func MasterAddr(info map[string]string) string {
+	if info["role"] != "slave" {
+		return ""
+	}
+	return net.JoinHostPort(info["master_host"], info["master_port"])
+}
+
+// FollowsMaster reports whether INFO shows a replica of the master at addr.
+func FollowsMaster(info map[string]string, addr string) bool {
+	return info["role"] == "slave" && SameAddr(MasterAddr(info), addr)
 }
 
 // Keyspace is one dbN line of INFO keyspace.

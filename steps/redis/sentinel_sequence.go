@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -317,7 +316,7 @@ func (s *sentinelSwitch) waitFollowers(ctx context.Context) error {
 			switch {
 			case err != nil:
 				behind = append(behind, fmt.Sprintf("%s: %v", n.Addr, err))
-			case info["role"] != "slave" || !SameAddr(net.JoinHostPort(info["master_host"], info["master_port"]), s.o.Replica.Addr):
+			case !FollowsMaster(info, s.o.Replica.Addr):
 				behind = append(behind, fmt.Sprintf("%s is a %s following %s:%s", n.Addr, RoleFromInfo(info), info["master_host"], info["master_port"]))
 			case info["master_link_status"] != "up":
 				behind = append(behind, fmt.Sprintf("%s's link is %s", n.Addr, info["master_link_status"]))

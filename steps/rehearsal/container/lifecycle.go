@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/understudy/understudy/steps/redis"
 	"net"
 	"os"
 	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/understudy/understudy/steps/redis"
 )
 
 // pollInterval is the pause between two readiness probes.
@@ -180,19 +181,29 @@ func (n *Node) stop(ctx context.Context) error {
 	if err := n.recordUsers(ctx); err != nil {
 		return err
 	}
+	code, err := stopContainer(ctx, ctr)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("server did not exit cleanly (exit code %d; 137 means it was killed after %s), writes after the last save may be lost\ncontainer log (last 20 lines):\n%s",
+			code, StopTimeout, n.logTail(ctx, 20))
+	}
+	return nil
+}
+
+// stopContainer stops a container (SIGTERM, SIGKILL after StopTimeout) and
+// returns its exit code.
+func stopContainer(ctx context.Context, ctr *testcontainers.DockerContainer) (int, error) {
 	timeout := StopTimeout
 	if err := ctr.Stop(ctx, &timeout); err != nil {
-		return err
+		return 0, err
 	}
 	st, err := ctr.State(ctx)
 	if err != nil {
-		return fmt.Errorf("inspect stopped container: %w", err)
+		return 0, fmt.Errorf("inspect stopped container: %w", err)
 	}
-	if st.ExitCode != 0 {
-		return fmt.Errorf("server did not exit cleanly (exit code %d; 137 means it was killed after %s), writes after the last save may be lost\ncontainer log (last 20 lines):\n%s",
-			st.ExitCode, StopTimeout, n.logTail(ctx, 20))
-	}
-	return nil
+	return st.ExitCode, nil
 }
 
 // Start starts the node's stopped container again, same version and data,

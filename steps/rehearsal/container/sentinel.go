@@ -210,17 +210,13 @@ func (s *Sentinel) stop(ctx context.Context) error {
 	if err != nil || !running {
 		return err
 	}
-	timeout := StopTimeout
-	if err := ctr.Stop(ctx, &timeout); err != nil {
+	code, err := stopContainer(ctx, ctr)
+	if err != nil {
 		return err
 	}
-	st, err := ctr.State(ctx)
-	if err != nil {
-		return fmt.Errorf("inspect stopped container: %w", err)
-	}
-	if st.ExitCode != 0 {
+	if code != 0 {
 		return fmt.Errorf("sentinel did not exit cleanly (exit code %d; 137 means it was killed after %s)\ncontainer log (last 20 lines):\n%s",
-			st.ExitCode, StopTimeout, s.logTail(ctx, 20))
+			code, StopTimeout, s.logTail(ctx, 20))
 	}
 	return nil
 }
