@@ -7,6 +7,8 @@
 // clients, and whether every acknowledged job was popped exactly once.
 // Every row also prints the longest stall during the verify steps, which
 // read every key of the seed, its big keys included, from the live master.
+// At the end it prints the figures the apply and Sentinel tests measure
+// against real servers (measured.go).
 //
 //	go run ./e2e/bench [-keys N] [-rate N] [-pairs 6.0:7.0,7.0:8.0]
 package main
@@ -63,7 +65,12 @@ func main() {
 	keys := flag.Int("keys", rehearsal.DefaultKeys, "keys to seed")
 	rate := flag.Int("rate", rehearsal.DefaultWriteRate, "writes per second")
 	pairs := flag.String("pairs", "6.0:7.0,7.0:8.0,7.0:valkey:8.1", "comma-separated from:to pairs")
+	only := flag.Bool("measured", false, "print only the figures of the tests that measure apply and the Sentinel switchover")
 	flag.Parse()
+	if *only {
+		printMeasured(os.Stdout)
+		return
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -104,6 +111,7 @@ func main() {
 	// One table at the end: the rows of one run, side by side.
 	tw.Flush()
 	printMixes(os.Stdout)
+	printMeasured(os.Stdout)
 }
 
 // switchFigures reads the switchover step's own account of the hold and
