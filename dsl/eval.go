@@ -125,7 +125,9 @@ func unknownNode(n *Node) cty.Value {
 	for name, ty := range nodeType.AttributeTypes() {
 		attrs[name] = cty.UnknownVal(ty)
 	}
-	attrs["name"] = cty.StringVal(n.Name)
+	if n.Name != "" {
+		attrs["name"] = cty.StringVal(n.Name)
+	}
 	attrs["address"] = addr
 	return cty.ObjectVal(attrs)
 }
@@ -155,6 +157,13 @@ type EvalState struct {
 	Endpoints map[string]cty.Value
 	// Live answers the live functions (in_sync); nil makes them unknown.
 	Live Live
+	// Each is each.node of a group's iteration, read just now (with
+	// EachKey); cty.NilVal leaves it unknown.
+	Each    cty.Value
+	EachKey string
+	// Masters holds sentinel.NAME.master values read just now, by
+	// deployment; deployments not in the map have an unknown master.
+	Masters map[string]cty.Value
 }
 
 // EvalContext builds the context for a live expression.
@@ -181,9 +190,40 @@ func (r *Runbook) EvalContext(st EvalState) *hcl.EvalContext {
 			"node":     objectOrEmpty(nodes),
 			"step":     objectOrEmpty(steps),
 			"endpoint": r.endpointsValue(st.Endpoints),
+			"each":     eachValue(st),
+			"sentinel": r.sentinelsValue(st.Masters),
 		},
 		Functions: r.functions(st.Live),
 	}
+}
+
+// eachValue is each in a group's iteration: key and node.
+func eachValue(st EvalState) cty.Value {
+	key, node := cty.UnknownVal(cty.String), unknownNode(&Node{})
+	if st.EachKey != "" {
+		key = cty.StringVal(st.EachKey)
+	}
+	if st.Each != cty.NilVal {
+		node = st.Each
+	}
+	return cty.ObjectVal(map[string]cty.Value{"key": key, "node": node})
+}
+
+// sentinelsValue is sentinel.NAME for every deployment.
+func (r *Runbook) sentinelsValue(masters map[string]cty.Value) cty.Value {
+	out := map[string]cty.Value{}
+	for name, d := range r.Sentinels {
+		m, ok := masters[name]
+		if !ok {
+			m = unknownNode(&Node{})
+		}
+		out[name] = cty.ObjectVal(map[string]cty.Value{
+			"name":        cty.StringVal(name),
+			"master_name": cty.StringVal(d.MasterName),
+			"master":      m,
+		})
+	}
+	return objectOrEmpty(out)
 }
 
 // StepValue is step.NAME for a step that ran.
@@ -258,7 +298,7 @@ func (r *Runbook) checkStaticRefs(expr hcl.Expression, what string) hcl.Diagnost
 			diags = append(diags, r.checkVarRef(tr)...)
 		case "local":
 			// checked by evaluateLocals' ordering
-		case "node", "step", "endpoint":
+		case "node", "step", "endpoint", "each", blockSentinel:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Live value in a static setting",
@@ -348,8 +388,19 @@ func (r *Runbook) checkLiveRefs(expr hcl.Expression, before map[string]*Step) hc
 			}
 		case "endpoint":
 			diags = append(diags, checkDeclared(tr, "endpoint", mapKeys(r.Endpoints))...)
+		case "each":
+			diags = append(diags, r.checkEachTraversal(tr)...)
+		case blockSentinel:
+			diags = append(diags, r.checkSentinelTraversal(tr)...)
 		default:
-			diags = append(diags, unknownRoot(tr, []string{"var", "local", "node", "step", "endpoint"}))
+			roots := []string{"var", "local", "node", "step", "endpoint"}
+			if len(r.Sentinels) > 0 {
+				roots = append(roots, blockSentinel)
+			}
+			if r.group != nil {
+				roots = append(roots, "each")
+			}
+			diags = append(diags, unknownRoot(tr, roots))
 		}
 	}
 	return diags
@@ -367,18 +418,58 @@ func (r *Runbook) stepDeclared(name string) bool {
 	return false
 }
 
+// checkEachTraversal checks each.key and each.node[.ATTR...] in a group.
+func (r *Runbook) checkEachTraversal(tr hcl.Traversal) hcl.Diagnostics {
+	if r.group == nil {
+		return hcl.Diagnostics{eachOutsideGroup(tr.SourceRange())}
+	}
+	if len(tr) < 2 || (traversalName(tr[1]) != "key" && traversalName(tr[1]) != "node") {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown each attribute",
+			Detail:   "A group's iteration has each.key (the node's name) and each.node (the node, with the attributes of node.NAME).",
+			Subject:  tr.SourceRange().Ptr(),
+		}}
+	}
+	return checkInfoField(tr, 2)
+}
+
+// checkSentinelTraversal checks sentinel.NAME.master[.ATTR...],
+// sentinel.NAME.master_name and sentinel.NAME.name.
+func (r *Runbook) checkSentinelTraversal(tr hcl.Traversal) hcl.Diagnostics {
+	if diags := checkDeclared(tr, "sentinel deployment", mapKeys(r.Sentinels)); diags.HasErrors() {
+		return diags
+	}
+	attrs := []string{"master", "master_name", "name"}
+	if len(tr) < 3 || !slices.Contains(attrs, traversalName(tr[2])) {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown sentinel attribute",
+			Detail:   "An expression reads sentinel.NAME.master (the master as the sentinels report it, with the attributes of node.NAME), sentinel.NAME.master_name or sentinel.NAME.name; its replicas and sentinels are iterated with a group.",
+			Subject:  tr.SourceRange().Ptr(),
+		}}
+	}
+	return checkInfoField(tr, 3)
+}
+
 func (r *Runbook) checkNodeTraversal(tr hcl.Traversal) hcl.Diagnostics {
 	if diags := checkDeclared(tr, "node", r.NodeNames()); diags.HasErrors() {
 		return diags
 	}
-	if len(tr) < 4 {
+	return checkInfoField(tr, 2)
+}
+
+// checkInfoField checks the INFO field of a node traversal whose node
+// attributes start at tr[at]: NODE.info.FIELD.
+func checkInfoField(tr hcl.Traversal, at int) hcl.Diagnostics {
+	if len(tr) < at+2 {
 		return nil
 	}
-	if attr, ok := tr[2].(hcl.TraverseAttr); !ok || attr.Name != "info" {
+	if attr, ok := tr[at].(hcl.TraverseAttr); !ok || attr.Name != "info" {
 		return nil
 	}
 	var field string
-	switch f := tr[3].(type) {
+	switch f := tr[at+1].(type) {
 	case hcl.TraverseAttr:
 		field = f.Name
 	case hcl.TraverseIndex:

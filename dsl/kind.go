@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -54,8 +55,11 @@ const (
 	// ArgLive is an expression evaluated each time the step runs.
 	ArgLive
 	// ArgNodeList is a list of node references: sentinels = [node.s1,
-	// node.s2].
+	// node.s2], or sentinel.NAME.sentinels.
 	ArgNodeList
+	// ArgDeployment is a reference to a Sentinel deployment:
+	// deployment = sentinel.cache.
+	ArgDeployment
 )
 
 // ArgSpec declares one argument of a step kind.
@@ -125,7 +129,15 @@ func (r *Runbook) Sim() *redis.Sim {
 			ver[name] = n.Rehearsal.Version
 		}
 	}
-	return redis.NewSim(ver)
+	sim := redis.NewSim(ver)
+	// A Sentinel deployment starts with its first data node as the master
+	// and the others replicating it.
+	for _, d := range r.Sentinels {
+		for _, n := range d.DataNodes[min(1, len(d.DataNodes)):] {
+			sim.Follow(n, d.DataNodes[0])
+		}
+	}
+	return sim
 }
 
 // checkSteps walks the main steps in order with each kind's Check, then the
@@ -133,10 +145,37 @@ func (r *Runbook) Sim() *redis.Sim {
 func (r *Runbook) checkSteps() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	sim := r.Sim()
+	seen := map[*Step]bool{}
+	check := func(s *Step) {
+		if r.invalid[s.Decl()] {
+			return
+		}
+		seen[s.Decl()] = true
+		for _, d := range s.Impl.Check(s, sim) {
+			if !slices.ContainsFunc(diags, func(e *hcl.Diagnostic) bool { return sameDiag(d, e) }) {
+				diags = append(diags, d)
+			}
+		}
+	}
+	r.Walk(r.Steps, sim, check)
+	if r.Rollback != nil {
+		r.Walk(r.Rollback.Steps, sim, check)
+	}
+	// A group the static walk does not enter (no member in a rehearsal)
+	// still has its steps checked once, unbound.
 	for _, s := range r.AllSteps() {
-		if !r.invalid[s] {
-			diags = append(diags, s.Impl.Check(s, sim)...)
+		if !seen[s] && !r.invalid[s] {
+			for _, d := range s.Impl.Check(s, redis.NewSim(nil)) {
+				if !slices.ContainsFunc(diags, func(e *hcl.Diagnostic) bool { return sameDiag(d, e) }) {
+					diags = append(diags, d)
+				}
+			}
 		}
 	}
 	return diags
+}
+
+// sameDiag reports a diagnostic repeated by several iterations of a group.
+func sameDiag(a, b *hcl.Diagnostic) bool {
+	return a.Severity == b.Severity && a.Summary == b.Summary && a.Detail == b.Detail && a.Subject != nil && b.Subject != nil && *a.Subject == *b.Subject
 }

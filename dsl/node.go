@@ -38,7 +38,12 @@ type Node struct {
 	// node's server; nil when the node has no lifecycle block. A rehearsal
 	// ignores it.
 	Lifecycle *NodeLifecycle
-	DeclRange hcl.Range
+	// Deployment names the Sentinel deployment that declares the node
+	// ("" for a node block of its own); Sentinel is true for its
+	// sentinels, false for its data nodes.
+	Deployment string
+	Sentinel   bool
+	DeclRange  hcl.Range
 }
 
 // NodeRehearsal is the rehearsal block of a node.
@@ -180,8 +185,84 @@ func (r *Runbook) staticString(expr hcl.Expression, what string) (string, hcl.Di
 
 // nodeRef resolves an expression that must be a reference to a node
 // (replica = node.new) to the node's name.
+//
+// Two references name a node known only when the step starts: each.node
+// inside a group (RefEach) and sentinel.NAME.master (MasterRef).
 func (r *Runbook) nodeRef(expr hcl.Expression, what string) (string, hcl.Diagnostics) {
+	tr, tDiags := hcl.AbsTraversalForExpr(expr)
+	if !tDiags.HasErrors() {
+		switch tr.RootName() {
+		case "each":
+			if len(tr) != 2 || traversalName(tr[1]) != "node" {
+				break
+			}
+			if r.group == nil {
+				return "", hcl.Diagnostics{eachOutsideGroup(tr.SourceRange())}
+			}
+			return RefEach, nil
+		case blockSentinel:
+			if len(tr) != 3 || traversalName(tr[2]) != "master" {
+				break
+			}
+			if d := checkDeclared(tr, "sentinel deployment", mapKeys(r.Sentinels)); d.HasErrors() {
+				return "", d
+			}
+			return MasterRef(traversalName(tr[1])), nil
+		}
+	}
 	return r.blockRef(expr, "node", what, r.NodeNames())
+}
+
+// nodeListRef reads a list of node references: [node.a, node.b], or all
+// the sentinels or data nodes of a deployment (sentinel.NAME.sentinels,
+// sentinel.NAME.data_nodes), which are known without a server.
+func (r *Runbook) nodeListRef(expr hcl.Expression, what string) ([]string, hcl.Diagnostics) {
+	if tr, tDiags := hcl.AbsTraversalForExpr(expr); !tDiags.HasErrors() && tr.RootName() == blockSentinel {
+		dep, coll, diags := r.collectionRef(expr)
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		switch coll {
+		case CollectionSentinels:
+			return r.Sentinels[dep].Sentinels, nil
+		case CollectionDataNodes:
+			return r.Sentinels[dep].DataNodes, nil
+		}
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Node set known only at run time",
+			Detail:   fmt.Sprintf("%s must be nodes known before the step runs: sentinel.%s.%s changes as the upgrade goes; repeat steps over it with a group instead.", what, dep, coll),
+			Subject:  expr.Range().Ptr(),
+		}}
+	}
+	elems, diags := hcl.ExprList(expr)
+	var refs []string
+	seen := map[string]bool{}
+	for _, e := range elems {
+		ref, rDiags := r.nodeRef(e, what+"'s element")
+		diags = append(diags, rDiags...)
+		if _, dyn := DynamicRef(ref); dyn {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Node known only at run time", Detail: fmt.Sprintf("%s lists nodes known before the step runs; %s is not.", what, r.ExprText(e)), Subject: e.Range().Ptr()})
+			continue
+		}
+		if ref != "" && seen[ref] {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Node listed twice", Detail: fmt.Sprintf("%s lists node %q twice.", what, ref), Subject: e.Range().Ptr()})
+		}
+		if ref != "" {
+			seen[ref] = true
+			refs = append(refs, ref)
+		}
+	}
+	return refs, diags
+}
+
+func eachOutsideGroup(rng hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "each outside a group",
+		Detail:   "each.node and each.key name the node of a group's iteration: use them in the steps of a group block (group \"NAME\" { for_each = sentinel.NAME.replicas ... }).",
+		Subject:  rng.Ptr(),
+	}
 }
 
 // endpointRef resolves endpoint.NAME.

@@ -25,9 +25,13 @@ type Runbook struct {
 	Locals    map[string]*Local
 	Nodes     map[string]*Node
 	Endpoints map[string]*Endpoint
+	// Sentinels are the Sentinel deployments (sentinel blocks), by name;
+	// their nodes are in Nodes.
+	Sentinels map[string]*SentinelDeployment
 	Rehearsal *RehearsalSettings
 
-	// Steps in the order they run.
+	// Steps in the order they run; the steps of a group are among them,
+	// consecutive, with Group set.
 	Steps []*Step
 	// Rollback steps, in the order they run after a failure; nil when the
 	// runbook has no rollback block.
@@ -49,6 +53,8 @@ type Runbook struct {
 	kinds   KindSet
 	// seedTypes are LoadOptions.SeedTypes.
 	seedTypes []string
+	// group is the group whose steps are being decoded.
+	group *Group
 }
 
 // Mode says what a runbook is loaded for; it decides how strict env() is.
@@ -138,6 +144,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 		Locals:     map[string]*Local{},
 		Nodes:      map[string]*Node{},
 		Endpoints:  map[string]*Endpoint{},
+		Sentinels:  map[string]*SentinelDeployment{},
 		vars:       map[string]cty.Value{},
 		locals:     map[string]cty.Value{},
 		sensitive:  map[string]bool{},
@@ -154,7 +161,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 
 	// Pass 1: structure. Collect the blocks of every file by type.
 	var nodeBlocks, endpointBlocks, stepBlocks, localsBlocks []*hcl.Block
-	var rollbackBlocks, rehearsalBlocks []*hcl.Block
+	var rollbackBlocks, rehearsalBlocks, sentinelBlocks []*hcl.Block
 	for _, f := range bodies {
 		content, cDiags := f.Body.Content(fileSchema)
 		diags = append(diags, cDiags...)
@@ -177,8 +184,10 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 				nodeBlocks = append(nodeBlocks, b)
 			case blockEndpoint:
 				endpointBlocks = append(endpointBlocks, b)
-			case blockStep:
+			case blockStep, blockGroup:
 				stepBlocks = append(stepBlocks, b)
+			case blockSentinel:
+				sentinelBlocks = append(sentinelBlocks, b)
 			case blockRollback:
 				rollbackBlocks = append(rollbackBlocks, b)
 			case blockRehearsal:
@@ -202,6 +211,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 			diags = append(diags, addUnique(r.Nodes, "node", n.Name, n, b)...)
 		}
 	}
+	diags = append(diags, r.decodeSentinelBlocks(sentinelBlocks, nodeBlocks, endpointBlocks)...)
 	for _, b := range endpointBlocks {
 		e, eDiags := r.decodeEndpointBlock(b)
 		diags = append(diags, eDiags...)
@@ -225,10 +235,32 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 	// and the steps before them.
 	r.stepLabels = map[string]bool{}
 	for _, b := range stepBlocks {
-		r.stepLabels[b.Labels[1]] = true
+		if b.Type == blockStep {
+			r.stepLabels[b.Labels[1]] = true
+			continue
+		}
+		if content, _, _ := b.Body.PartialContent(groupSchema); content != nil {
+			for _, sb := range content.Blocks {
+				r.stepLabels[sb.Labels[1]] = true
+			}
+		}
 	}
 	seen := map[string]*Step{}
+	groups := map[string]*Group{}
 	for _, b := range stepBlocks {
+		if b.Type == blockGroup {
+			g, gDiags := r.decodeGroupBlock(b, seen)
+			diags = append(diags, gDiags...)
+			if g == nil {
+				continue
+			}
+			if prev, ok := groups[g.Name]; ok {
+				diags = append(diags, duplicate("group", g.Name, g.NameRange, prev.NameRange))
+			}
+			groups[g.Name] = g
+			r.Steps = append(r.Steps, g.Steps...)
+			continue
+		}
 		s, sDiags := r.decodeStepBlock(b, seen, false)
 		diags = append(diags, sDiags...)
 		if s == nil {

@@ -27,6 +27,8 @@ var fileSchema = &hcl.BodySchema{
 		{Type: blockNode, LabelNames: []string{"name"}},
 		{Type: blockEndpoint, LabelNames: []string{"name"}},
 		{Type: blockStep, LabelNames: []string{"kind", "name"}},
+		{Type: blockGroup, LabelNames: []string{"name"}},
+		{Type: blockSentinel, LabelNames: []string{"name"}},
 		{Type: blockRollback},
 		{Type: blockRehearsal},
 	},

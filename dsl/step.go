@@ -43,6 +43,14 @@ type Step struct {
 	// data back after this step (from the rehearsal versions).
 	PointOfNoReturn string
 
+	// Group is the group the step repeats in, nil for a step of its own.
+	Group *Group
+	// Each is the iteration of a bound step (Bind) of a group; Origin the
+	// declared step a bound step was made from. Both nil for a declared
+	// step.
+	Each   *Iteration
+	Origin *Step
+
 	// Impl is the step's kind, from the KindSet the runbook was loaded with.
 	Impl      Kind
 	rb        *Runbook
@@ -77,7 +85,8 @@ type Arg struct {
 	Spec  ArgSpec
 	Expr  hcl.Expression
 	Range hcl.Range
-	// Ref is the node or endpoint name for ArgNode and ArgEndpoint.
+	// Ref is the node, endpoint or deployment name for ArgNode,
+	// ArgEndpoint and ArgDeployment.
 	Ref string
 	// Refs are the node names of an ArgNodeList, in order.
 	Refs []string
@@ -363,20 +372,9 @@ func (r *Runbook) decodeArg(as ArgSpec, attr *hcl.Attribute, before map[string]*
 	case ArgEndpoint:
 		a.Ref, diags = r.endpointRef(attr.Expr, what)
 	case ArgNodeList:
-		elems, lDiags := hcl.ExprList(attr.Expr)
-		diags = lDiags
-		seen := map[string]bool{}
-		for _, e := range elems {
-			ref, rDiags := r.nodeRef(e, what+"'s element")
-			diags = append(diags, rDiags...)
-			if ref != "" && seen[ref] {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Node listed twice", Detail: fmt.Sprintf("%s lists node %q twice.", what, ref), Subject: e.Range().Ptr()})
-			}
-			if ref != "" {
-				seen[ref] = true
-				a.Refs = append(a.Refs, ref)
-			}
-		}
+		a.Refs, diags = r.nodeListRef(attr.Expr, what)
+	case ArgDeployment:
+		a.Ref, diags = r.blockRef(attr.Expr, blockSentinel, what, mapKeys(r.Sentinels))
 	case ArgString:
 		a.Value, diags = r.staticValue(attr.Expr, cty.String, what)
 		if !diags.HasErrors() && len(as.Enum) > 0 && a.Value.IsKnown() && !slices.Contains(as.Enum, a.Value.AsString()) {
@@ -425,6 +423,15 @@ func (s *Step) NodeArg(name string) string {
 		return a.Ref
 	}
 	return ""
+}
+
+// DeploymentArg returns the Sentinel deployment a deployment argument
+// names, nil when not set.
+func (s *Step) DeploymentArg(name string) *SentinelDeployment {
+	if a, ok := s.Args[name]; ok {
+		return s.rb.Sentinels[a.Ref]
+	}
+	return nil
 }
 
 // NodeListArg returns the node names of a node list argument, nil when not

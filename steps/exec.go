@@ -103,7 +103,7 @@ func (x *Exec) Endpoint(name string) (topology.Endpoint, error) {
 // evaluation context they share: every expression evaluated in it sees the
 // same values.
 func (x *Exec) context(ctx context.Context, exprs ...hcl.Expression) (*hcl.EvalContext, error) {
-	st, err := x.in.state(ctx, exprs...)
+	st, err := x.in.state(ctx, x.Step, exprs...)
 	if err != nil {
 		return nil, err
 	}

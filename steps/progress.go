@@ -39,7 +39,7 @@ func (p *Progress) PreStep(s *dsl.Step) (HookAction, error) {
 	if s.InRollback {
 		p.printf("rollback step %s %q\n", s.Kind, s.Name)
 	} else {
-		p.printf("step %d/%d %s %q\n", p.index[s], len(p.rb.Steps), s.Kind, s.Name)
+		p.printf("step %d/%d %s %q\n", p.index[s.Decl()], len(p.rb.Steps), s.Kind, s.Name)
 	}
 	return HookContinue, nil
 }

@@ -197,10 +197,15 @@ func New(rb *dsl.Runbook, opts Options) *Interpreter {
 func (in *Interpreter) Run(ctx context.Context) *Result {
 	res := &Result{Status: StatusPassed, Started: time.Now()}
 	stopped := false
-	for _, s := range in.rb.Steps {
+	// step runs one step, bound to it (an iteration of its group, nil
+	// for a step of its own), and decides whether the run goes on.
+	// A step that cannot start (its group's set could not be read) fails
+	// with failed.
+	step := func(s *dsl.Step, it *dsl.Iteration, failed error) {
+		s = s.Iterate(it)
 		if stopped {
 			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusNotRun})
-			continue
+			return
 		}
 		if ctx.Err() != nil || in.resumesRollback(s) {
 			// Interrupted between two steps: the next one does not start.
@@ -210,13 +215,16 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 			res.Status = StatusInterrupted
 			res.Steps = append(res.Steps, &StepResult{Step: s, Status: StatusNotRun})
 			in.rollback(ctx, res, nil)
-			continue
+			return
 		}
-		sr := in.runStep(ctx, s)
+		if failed == nil {
+			s, failed = in.bind(ctx, s)
+		}
+		sr := in.runStep(ctx, s, failed)
 		res.Steps = append(res.Steps, sr)
 		res.Warnings = append(res.Warnings, sr.Warnings...)
 		if sr.Status == StatusPassed || sr.Status == StatusSkipped {
-			continue
+			return
 		}
 		res.Diagnostics = append(res.Diagnostics, sr.Diag)
 		if in.opts.DryRun {
@@ -227,7 +235,7 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 				stopped = true
 				res.Status, res.Interrupted = StatusInterrupted, s.Name
 			}
-			continue
+			return
 		}
 		if sr.Refused {
 			// Resume could not go on from the step: no rollback.
@@ -236,7 +244,7 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 			if sr.Interrupted {
 				res.Status, res.Interrupted = StatusInterrupted, s.Name
 			}
-			continue
+			return
 		}
 		if sr.Interrupted {
 			stopped = true
@@ -244,17 +252,52 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 			if s.OnFailure != "abort" {
 				in.rollback(ctx, res, sr)
 			}
-			continue
+			return
 		}
 		if res.Status == StatusPassed {
 			res.Status = StatusFailed
 		}
 		if s.OnFailure == "continue" {
-			continue
+			return
 		}
 		stopped = true
 		if s.OnFailure == "rollback" && in.rollback(ctx, res, sr) {
 			res.Status = res.RollbackStatus
+		}
+	}
+	for i := 0; i < len(in.rb.Steps); {
+		s := in.rb.Steps[i]
+		if s.Group == nil {
+			step(s, nil, nil)
+			i++
+			continue
+		}
+		j := i
+		for j < len(in.rb.Steps) && in.rb.Steps[j].Group == s.Group {
+			j++
+		}
+		group := in.rb.Steps[i:j]
+		i = j
+		if stopped || ctx.Err() != nil {
+			for _, gs := range group {
+				step(gs, nil, nil)
+			}
+			continue
+		}
+		keys, err := in.members(ctx, s.Group)
+		if err != nil {
+			// The set could not be read: the group's first step fails
+			// there, and the others do not run.
+			step(s, nil, err)
+			for _, gs := range group[1:] {
+				step(gs, nil, nil)
+			}
+			continue
+		}
+		for _, key := range keys {
+			for _, gs := range group {
+				step(gs, &dsl.Iteration{Group: s.Group, Key: key}, nil)
+			}
 		}
 	}
 	if in.opts.DryRun && res.Status == StatusPassed {
@@ -287,7 +330,8 @@ func (in *Interpreter) rollback(ctx context.Context, res *Result, cause *StepRes
 			res.Rollback = append(res.Rollback, &StepResult{Step: s, Status: StatusNotRun})
 			continue
 		}
-		sr := in.runStep(ctx, s)
+		s, err := in.bind(ctx, s)
+		sr := in.runStep(ctx, s, err)
 		res.Rollback = append(res.Rollback, sr)
 		res.Warnings = append(res.Warnings, sr.Warnings...)
 		if sr.Status != StatusPassed && sr.Status != StatusSkipped {
@@ -323,7 +367,10 @@ func (e *errHalted) Unwrap() error { return e.err }
 
 // runStep runs one step: attempts with back-off until the action succeeds,
 // until holds and the asserts pass, or the timeout or attempts run out.
-func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
+//
+// A step that could not be bound (failed: its node could not be found) fails
+// after PreStep without running.
+func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step, failed error) *StepResult {
 	sr := &StepResult{Step: s, Started: time.Now()}
 	x := &Exec{Step: s, in: in, result: sr}
 	ended, isEnded := in.ended(s)
@@ -331,7 +378,7 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 		if !isEnded {
 			sr.Duration = time.Since(sr.Started)
 		}
-		in.outputs[s.Name] = dsl.StepValue(sr.Status, sr.Output)
+		in.setOutput(s, dsl.StepValue(sr.Status, sr.Output))
 		if a, err := in.hooks.each(func(h Hook) (HookAction, error) { return h.PostStep(sr) }); a == HookHalt && sr.Status == StatusPassed {
 			sr.Status = StatusFailed
 			sr.Diag = diagFor(x, &errHalted{err})
@@ -344,6 +391,10 @@ func (in *Interpreter) runStep(ctx context.Context, s *dsl.Step) *StepResult {
 	}
 	if isEnded {
 		in.restore(x, sr, ended)
+		return finish()
+	}
+	if failed != nil {
+		sr.Status, sr.Diag = StatusFailed, diagFor(x, failed)
 		return finish()
 	}
 	kind, ok := s.Impl.(Kind)
@@ -466,7 +517,7 @@ func (in *Interpreter) attempt(ctx context.Context, x *Exec, kind Kind) (cty.Val
 		return out, err
 	}
 	// The step's own output is visible to its until and asserts.
-	in.outputs[x.Step.Name] = dsl.StepValue(StatusPassed, out)
+	in.setOutput(x.Step, dsl.StepValue(StatusPassed, out))
 	if x.Step.Until != nil {
 		ok, err := x.EvalBool(ctx, x.Step.Until)
 		if err != nil {

@@ -16,45 +16,67 @@ import (
 // state reads the live state the expressions need: INFO of every node they
 // mention (once per node, however many expressions mention it), the
 // outputs of the steps that ran, and the live functions.
-func (in *Interpreter) state(ctx context.Context, exprs ...hcl.Expression) (dsl.EvalState, error) {
+//
+// s is the step the expressions belong to (nil outside a step): each.node
+// reads the node of its group's iteration. sentinel.NAME.master reads the
+// data node the sentinels name as the master now.
+func (in *Interpreter) state(ctx context.Context, s *dsl.Step, exprs ...hcl.Expression) (dsl.EvalState, error) {
 	st := dsl.EvalState{
 		Nodes:     map[string]cty.Value{},
 		Steps:     map[string]cty.Value{},
 		Endpoints: map[string]cty.Value{},
+		Masters:   map[string]cty.Value{},
 		Live:      &liveFuncs{ctx: ctx, in: in},
 	}
 	// Steps that have not run read as status "pending" with a null output,
 	// so that a rollback can ask which steps ran.
-	for _, s := range in.rb.AllSteps() {
-		if v, ok := in.outputs[s.Name]; ok {
-			st.Steps[s.Name] = v
+	for _, d := range in.rb.AllSteps() {
+		if v, ok := in.outputs[d.Name]; ok {
+			st.Steps[d.Name] = v
 		} else {
-			st.Steps[s.Name] = dsl.StepValue(StatusPending, cty.NilVal)
+			st.Steps[d.Name] = dsl.StepValue(StatusPending, cty.NilVal)
 		}
+	}
+	// node reads a node once, however many traversals mention it.
+	node := func(name string, tr hcl.Traversal, clients bool) (cty.Value, error) {
+		if v, done := st.Nodes[name]; done {
+			return v, nil
+		}
+		ns, err := in.readNode(ctx, name, clients)
+		if err != nil {
+			return cty.NilVal, ErrorAt(tr.SourceRange(), "Cannot read node", "%s", err)
+		}
+		st.Nodes[name] = ns.Value()
+		return st.Nodes[name], nil
 	}
 	for _, expr := range exprs {
 		for _, tr := range expr.Variables() {
-			if tr.RootName() == "endpoint" && len(tr) >= 2 {
-				if err := in.readEndpoint(st, tr); err != nil {
-					return st, err
+			var err error
+			switch root := tr.RootName(); {
+			case root == "endpoint" && len(tr) >= 2:
+				err = in.readEndpoint(st, tr)
+			case root == "node" && len(tr) >= 2 && traverserName(tr[1]) != "":
+				name := traverserName(tr[1])
+				_, err = node(name, tr, mentions(exprs, "node", name, "app_clients"))
+			case root == "each" && s != nil && s.Each != nil:
+				st.EachKey = s.Each.Key
+				if len(tr) >= 2 && traverserName(tr[1]) == "node" {
+					st.Each, err = node(s.Each.Key, tr, mentions(exprs, "each", "node", "app_clients"))
 				}
-				continue
+			case root == "sentinel" && len(tr) >= 3 && traverserName(tr[2]) == "master":
+				dep := traverserName(tr[1])
+				if _, done := st.Masters[dep]; done {
+					continue
+				}
+				name, merr := in.sentinelMaster(ctx, dep)
+				if merr != nil {
+					return st, ErrorAt(tr.SourceRange(), "Cannot find the master", "%s", merr)
+				}
+				st.Masters[dep], err = node(name, tr, mentions(exprs, "sentinel", dep, "master", "app_clients"))
 			}
-			if tr.RootName() != "node" || len(tr) < 2 {
-				continue
-			}
-			name := traverserName(tr[1])
-			if name == "" {
-				continue
-			}
-			if _, done := st.Nodes[name]; done {
-				continue
-			}
-			ns, err := in.readNode(ctx, name, mentions(exprs, name, "app_clients"))
 			if err != nil {
-				return st, ErrorAt(tr.SourceRange(), "Cannot read node", "%s", err)
+				return st, err
 			}
-			st.Nodes[name] = ns.Value()
 		}
 	}
 	return st, nil
@@ -74,11 +96,22 @@ func traverserName(t hcl.Traverser) string {
 	return ""
 }
 
-// mentions reports whether one of exprs reads node.NAME.ATTR.
-func mentions(exprs []hcl.Expression, node, attr string) bool {
+// mentions reports whether one of exprs reads the traversal path
+// (root, then attributes), e.g. node.NAME.app_clients.
+func mentions(exprs []hcl.Expression, path ...string) bool {
 	for _, expr := range exprs {
 		for _, tr := range expr.Variables() {
-			if tr.RootName() == "node" && len(tr) >= 3 && traverserName(tr[1]) == node && traverserName(tr[2]) == attr {
+			if tr.RootName() != path[0] || len(tr) < len(path) {
+				continue
+			}
+			match := true
+			for i, p := range path[1:] {
+				if traverserName(tr[i+1]) != p {
+					match = false
+					break
+				}
+			}
+			if match {
 				return true
 			}
 		}

@@ -13,6 +13,7 @@ var Registry = steps.MustRegistry(
 	Promote{},
 	Switchover{},
 	SentinelSwitchover{},
+	SentinelCheck{},
 	Repoint{},
 	Upgrade{},
 	Verify{},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,10 +32,11 @@ var sentinelSwitchoverSpec = &dsl.KindSpec{
 		"times SENTINEL FAILOVER, pauses and fences the old master until the replica has its offset, demotes it while paused, and waits until every sentinel and replica follows.",
 	DefaultTimeout: 2 * time.Minute,
 	Args: []dsl.ArgSpec{
-		{Name: "master_name", Type: dsl.ArgString, Required: true, Doc: `The name the sentinels monitor the master under, e.g. "mymaster".`},
-		{Name: "sentinels", Type: dsl.ArgNodeList, Required: true, Doc: "The sentinels, as nodes: [node.s1, node.s2, node.s3]."},
-		{Name: "from", Type: dsl.ArgNode, Required: true, Doc: "The current master."},
-		{Name: "to", Type: dsl.ArgNode, Required: true, Doc: "The replica that becomes the master."},
+		{Name: "deployment", Type: dsl.ArgDeployment, Doc: "The Sentinel deployment (sentinel.NAME): gives master_name, sentinels and from (its master when the step starts)."},
+		{Name: "master_name", Type: dsl.ArgString, Doc: `The name the sentinels monitor the master under, e.g. "mymaster" (without deployment).`},
+		{Name: "sentinels", Type: dsl.ArgNodeList, Doc: "The sentinels, as nodes: [node.s1, node.s2, node.s3] (without deployment)."},
+		{Name: "from", Type: dsl.ArgNode, Doc: "The current master (default with deployment: the master the sentinels name)."},
+		{Name: "to", Type: dsl.ArgNode, Doc: "The replica that becomes the master (default: the master's replica on the newest version, link up; the first declared among equals)."},
 		{Name: "method", Type: dsl.ArgString, Enum: []string{redis.SentinelAuto, redis.SentinelPause, redis.SentinelCoordinated}, Doc: `"auto" (default: the pause sequence), "pause", or "coordinated" (Valkey 9: SENTINEL FAILOVER ... COORDINATED).`},
 		{Name: "max_pause", Type: dsl.ArgDuration, Doc: "How long the old master's writes may stay paused (default 2s)."},
 	},
@@ -42,11 +44,67 @@ var sentinelSwitchoverSpec = &dsl.KindSpec{
 
 func (SentinelSwitchover) Spec() *dsl.KindSpec { return sentinelSwitchoverSpec }
 
-// Check refuses the same node as from and to, or among the sentinels, and
+// switchoverSentinels are the master name and the sentinels: the
+// deployment's, or the step's own arguments.
+func switchoverSentinels(s *dsl.Step) (name string, sentinels []string) {
+	if d := s.DeploymentArg("deployment"); d != nil {
+		return d.MasterName, d.Sentinels
+	}
+	return s.StringArg("master_name", ""), s.NodeListArg("sentinels")
+}
+
+// staticSides are from and to as the static walk sees them: the
+// arguments, else the deployment's master and its replica on the newest
+// version.
+func staticSides(s *dsl.Step, sim *redis.Sim) (from, to string) {
+	from, to = s.NodeArg("from"), s.NodeArg("to")
+	d := s.DeploymentArg("deployment")
+	if from == "" && d != nil {
+		from, _ = s.Runbook().StaticMaster(d.Name, sim)
+	}
+	if to == "" {
+		var best redis.Version
+		for _, n := range s.Runbook().NodeNames() {
+			if d != nil {
+				if !slices.Contains(d.DataNodes, n) {
+					continue
+				}
+			}
+			if sim.MasterOf(n) != from || from == "" {
+				continue
+			}
+			if v, ok := sim.Version(n); to == "" || (ok && v.Compare(best) > 0) {
+				to, best = n, v
+			}
+		}
+	}
+	return from, to
+}
+
+// Check refuses a step without its deployment or master_name, sentinels
+// and from; the same node as from and to, or among the sentinels; and
 // walks the roles: to becomes the master, from its replica.
 func (SentinelSwitchover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
-	diags := dsl.CheckTwoNodes(s, "from", "to")
-	for _, n := range s.NodeListArg("sentinels") {
+	var diags hcl.Diagnostics
+	if _, ok := s.Args["deployment"]; !ok {
+		var missing []string
+		for _, a := range []string{"master_name", "sentinels", "from"} {
+			if _, ok := s.Args[a]; !ok {
+				missing = append(missing, a)
+			}
+		}
+		if len(missing) > 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Missing argument " + strings.Join(missing, ", "),
+				Detail:   "A sentinel_switchover step names its deployment (deployment = sentinel.NAME), or gives master_name, sentinels and from.",
+				Subject:  s.DeclRange.Ptr(),
+			})
+		}
+	}
+	diags = append(diags, dsl.CheckTwoNodes(s, "from", "to")...)
+	_, sentinels := switchoverSentinels(s)
+	for _, n := range sentinels {
 		if n == s.NodeArg("from") || n == s.NodeArg("to") {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -56,38 +114,139 @@ func (SentinelSwitchover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 			})
 		}
 	}
-	sim.Detach(s.NodeArg("to"))
-	sim.Follow(s.NodeArg("from"), s.NodeArg("to"))
+	from, to := staticSides(s, sim)
+	if to != "" {
+		sim.Detach(to)
+	}
+	if from != "" && to != "" {
+		sim.Follow(from, to)
+		for _, n := range s.Runbook().NodeNames() {
+			if n != to && sim.MasterOf(n) == from {
+				sim.Follow(n, to)
+			}
+		}
+	}
 	return diags
 }
 
 func (SentinelSwitchover) Describe(s *dsl.Step, sim *redis.Sim) []string {
-	var sentinels []string
-	for _, n := range s.NodeListArg("sentinels") {
-		sentinels = append(sentinels, "node."+n)
+	name, sentinels := switchoverSentinels(s)
+	var refs []string
+	for _, n := range sentinels {
+		refs = append(refs, "node."+n)
 	}
-	name := s.StringArg("master_name", "")
+	from, to := staticSides(s, sim)
+	fromText, toText := "node."+from, "node."+to
+	if s.NodeArg("from") == "" {
+		fromText = fmt.Sprintf("the master the sentinels name when the step starts (node.%s in a rehearsal)", from)
+	}
+	if s.NodeArg("to") == "" {
+		toText = fmt.Sprintf("its replica on the newest version, link up (node.%s in a rehearsal)", to)
+	}
 	return []string{
 		fmt.Sprintf("checks that %s name %s as master %q, CKQUORUM, no failover in progress, %s a replica with its link up",
-			strings.Join(sentinels, ", "), nodeText(s, "from", sim), name, nodeText(s, "to", sim)),
-		fmt.Sprintf("CONFIG SET replica-priority 0 on the other replicas of %s (restored afterwards), min-replicas-to-write on it as a fence", nodeText(s, "from", sim)),
-		fmt.Sprintf("CLIENT PAUSE WRITE on %s, waits for the replica's offset, SENTINEL FAILOVER %s when the leading sentinel's INFO of the replica is 770–800 ms old", nodeText(s, "from", sim), name),
-		fmt.Sprintf("waits until every sentinel names %s, REPLICAOF it on %s while still paused, CLIENT UNPAUSE; writes stay paused for at most %s",
-			nodeText(s, "to", sim), nodeText(s, "from", sim), s.DurationArg("max_pause", 2*time.Second)),
+			strings.Join(refs, ", "), fromText, name, toText),
+		fmt.Sprintf("CONFIG SET replica-priority 0 on the other replicas of node.%s (restored afterwards), min-replicas-to-write on it as a fence", from),
+		fmt.Sprintf("CLIENT PAUSE WRITE on node.%s, waits for the replica's offset, SENTINEL FAILOVER %s when the leading sentinel's INFO of the replica is 770–800 ms old", from, name),
+		fmt.Sprintf("waits until every sentinel names node.%s, REPLICAOF it on node.%s while still paused, CLIENT UNPAUSE; writes stay paused for at most %s",
+			to, from, s.DurationArg("max_pause", 2*time.Second)),
 	}
 }
 
+// sides resolves from and to at run time: the arguments, else the
+// deployment's master (asked of the sentinels) and its replica on the
+// newest version with its link up.
+func sides(ctx context.Context, x *steps.Exec) (from, to topology.Node, err error) {
+	fromName := x.Step.NodeArg("from")
+	d := x.Step.DeploymentArg("deployment")
+	if fromName == "" {
+		if fromName, err = x.SentinelMaster(ctx, d.Name); err != nil {
+			return nil, nil, err
+		}
+	}
+	if from, err = x.Node(fromName); err != nil {
+		return nil, nil, err
+	}
+	if toName := x.Step.NodeArg("to"); toName != "" {
+		to, err = x.Node(toName)
+		return from, to, err
+	}
+	fc, err := from.Client()
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := redis.ReadInfo(ctx, fc, "replication")
+	if err != nil {
+		return nil, nil, fmt.Errorf("INFO replication on %q: %w", fromName, err)
+	}
+	names := x.Runbook().NodeNames()
+	if d != nil {
+		names = d.DataNodes
+	}
+	var best redis.Version
+	for _, n := range names {
+		if n == fromName || !slices.ContainsFunc(redis.Replicas(info), func(a string) bool {
+			nn, err := x.Node(n)
+			return err == nil && redis.SameAddr(a, nn.Address())
+		}) {
+			continue
+		}
+		c, err := x.Client(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		ri, err := redis.ReadInfo(ctx, c, "server", "replication")
+		if err != nil || ri["master_link_status"] != "up" {
+			continue
+		}
+		v, err := redis.VersionFromInfo(ri)
+		if err != nil {
+			continue
+		}
+		if to == nil || v.Compare(best) > 0 {
+			to, best = nil, v
+			if to, err = x.Node(n); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if to == nil {
+		return nil, nil, fmt.Errorf("%s has no replica with its link up to promote", fromName)
+	}
+	x.Log("switches %s → %s (%s), the master's replica on the newest version", fromName, to.Name(), best)
+	return from, to, nil
+}
+
+// parseChosen reads the nodes sides logged: "switches FROM → TO (...".
+func parseChosen(line string) (from, to string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "switches ")
+	if !ok {
+		return "", "", false
+	}
+	from, rest, ok = strings.Cut(rest, " → ")
+	if !ok {
+		return "", "", false
+	}
+	to, _, ok = strings.Cut(rest, " (")
+	return from, to, ok
+}
+
 func (SentinelSwitchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
-	from, fc, err := x.NodeArg("from")
+	from, to, err := sides(ctx, x)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	to, tc, err := x.NodeArg("to")
+	fc, err := from.Client()
 	if err != nil {
 		return cty.NilVal, err
 	}
+	tc, err := to.Client()
+	if err != nil {
+		return cty.NilVal, err
+	}
+	name, sentinels := switchoverSentinels(x.Step)
 	o := redis.SentinelSwitchoverOptions{
-		MasterName: x.Step.StringArg("master_name", ""),
+		MasterName: name,
 		Master:     redis.SwitchoverNode{Addr: from.Address(), Client: fc},
 		Replica:    redis.SwitchoverNode{Addr: to.Address(), Client: tc},
 		Auth:       to.MasterAuth(),
@@ -95,8 +254,8 @@ func (SentinelSwitchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, er
 		MaxPause:   x.Step.DurationArg("max_pause", 2*time.Second),
 		Log:        x.Log,
 	}
-	for _, name := range x.Step.NodeListArg("sentinels") {
-		c, err := x.Client(name)
+	for _, sn := range sentinels {
+		c, err := x.Client(sn)
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -111,6 +270,8 @@ func (SentinelSwitchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, er
 	}
 	x.Log("switched by %s via sentinel %s: paused %s, all sentinels named the new master %s after SENTINEL FAILOVER", res.Method, res.Leader, res.Pause.Round(time.Millisecond), res.Reported.Round(time.Millisecond))
 	return cty.ObjectVal(map[string]cty.Value{
+		"from":        cty.StringVal(from.Name()),
+		"to":          cty.StringVal(to.Name()),
 		"method":      cty.StringVal(res.Method),
 		"leader":      cty.StringVal(res.Leader),
 		"pause_ms":    cty.NumberFloatVal(ms(res.Pause)),
@@ -151,18 +312,39 @@ func otherReplicas(ctx context.Context, x *steps.Exec, master *goredis.Client, m
 // node its replica (nothing happened yet, or an undo ran); else refused:
 // a half-done Sentinel failover is for Sentinel to finish, and a person to
 // look at.
+//
+// Without from and to (a deployment's step), the earlier run's log says
+// which nodes it chose: none logged means nothing was sent yet, run again.
 func (SentinelSwitchover) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
-	from, fc, err := x.NodeArg("from")
+	fromName, toName := x.Step.NodeArg("from"), x.Step.NodeArg("to")
+	for _, l := range x.ResumeLog() {
+		if f, t, ok := parseChosen(l); ok {
+			fromName, toName = f, t
+		}
+	}
+	if fromName == "" || toName == "" {
+		x.Log("the earlier run had not chosen its nodes: nothing was sent")
+		return steps.ResumeRun, cty.NilVal, nil
+	}
+	from, err := x.Node(fromName)
 	if err != nil {
 		return steps.ResumeRefuse, cty.NilVal, err
 	}
-	to, tc, err := x.NodeArg("to")
+	to, err := x.Node(toName)
 	if err != nil {
 		return steps.ResumeRefuse, cty.NilVal, err
 	}
-	name := x.Step.StringArg("master_name", "")
+	fc, err := from.Client()
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	tc, err := to.Client()
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
+	}
+	name, sentinels := switchoverSentinels(x.Step)
 	named := 0
-	for _, s := range x.Step.NodeListArg("sentinels") {
+	for _, s := range sentinels {
 		c, err := x.Client(s)
 		if err != nil {
 			return steps.ResumeRefuse, cty.NilVal, err
@@ -180,7 +362,7 @@ func (SentinelSwitchover) Resume(ctx context.Context, x *steps.Exec) (steps.Resu
 		return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("INFO replication on %q: %w", from.Name(), err)
 	}
 	switch {
-	case ti["role"] == "master" && named == len(x.Step.NodeListArg("sentinels")):
+	case ti["role"] == "master" && named == len(sentinels):
 		x.Log("every sentinel names %s, a master", to.Name())
 		return steps.ResumeDone, cty.NilVal, nil
 	case fi["role"] == "master" && redis.FollowsMaster(ti, from.Address()):

@@ -30,6 +30,12 @@ func writePlanMarkdown(w io.Writer, p *Plan) error {
 		}
 		ew.printf("\n")
 	}
+	for _, d := range p.Sentinels {
+		ew.printf("\nSentinel deployment `%s`: master name `%s`, data nodes `%s`, sentinels `%s`\n", d.Name, d.MasterName, strings.Join(d.DataNodes, "`, `"), strings.Join(d.Sentinels, "`, `"))
+		if d.Rehearsal != "" {
+			ew.printf("- rehearsal: %s\n", d.Rehearsal)
+		}
+	}
 	if w := p.Workload; w != nil {
 		ew.printf("\n#### Workload (rehearsal)\n")
 		ew.printf("`%s`, from before the first step to after the last (SIGTERM, then SIGKILL after %s) — `%s`\n", w.Command, w.GracePeriod, w.Source)
@@ -55,6 +61,9 @@ func writePlanMarkdown(w io.Writer, p *Plan) error {
 func writeMarkdownSteps(ew *errWriter, steps []PlanStep) {
 	for _, s := range steps {
 		ew.printf("%d. **%s** `%s` — `%s`, timeout %s, on failure %s\n", s.Number, s.Kind, s.Name, s.Source, s.Timeout, s.OnFailure)
+		if s.Group != "" {
+			ew.printf("   - in %s\n", s.Group)
+		}
 		if s.When != "" {
 			ew.printf("   - only when: `%s`\n", s.When)
 		}

@@ -17,6 +17,8 @@ type Plan struct {
 	Variables []PlanValue    `json:"variables,omitempty"`
 	Nodes     []PlanNode     `json:"nodes"`
 	Endpoints []PlanEndpoint `json:"endpoints,omitempty"`
+	// Sentinels are the Sentinel deployments.
+	Sentinels []PlanSentinel `json:"sentinels,omitempty"`
 	Steps     []PlanStep     `json:"steps"`
 	Rollback  []PlanStep     `json:"rollback,omitempty"`
 	// Workload is the rehearsal's workload; nil without one.
@@ -58,6 +60,18 @@ type PlanEndpoint struct {
 	Connections string `json:"connections"`
 }
 
+// PlanSentinel is a Sentinel deployment in a plan: who clients ask for the
+// master, and how a rehearsal's sentinels watch it.
+type PlanSentinel struct {
+	Name       string   `json:"name"`
+	MasterName string   `json:"master_name"`
+	DataNodes  []string `json:"data_nodes"`
+	Sentinels  []string `json:"sentinels"`
+	// Rehearsal says how a rehearsal starts it: the master, the replicas,
+	// the sentinels' quorum and timeouts; "" without a rehearsal block.
+	Rehearsal string `json:"rehearsal,omitempty"`
+}
+
 // PlanStep is one step in a plan; a report's step carries the same
 // description.
 type PlanStep struct {
@@ -74,6 +88,9 @@ type PlanStep struct {
 	Asserts         []string `json:"asserts,omitempty"`
 	OnFailure       string   `json:"on_failure"`
 	PointOfNoReturn string   `json:"point_of_no_return,omitempty"`
+	// Group says, for an iteration of a group's step, which group and
+	// node it repeats for, as a static walk sees them.
+	Group string `json:"group,omitempty"`
 }
 
 // BuildPlan resolves the runbook into a plan. Each step is described by its
@@ -114,16 +131,19 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 		}
 		p.Endpoints = append(p.Endpoints, pe)
 	}
-	sim := rb.Sim()
-	for i, s := range rb.Steps {
-		p.Steps = append(p.Steps, planStep(i+1, s, s.Impl.Describe(s, sim)))
-		s.Impl.Check(s, sim) // advance the walk; the runbook was checked when loaded
+	for _, name := range slices.Sorted(maps.Keys(rb.Sentinels)) {
+		p.Sentinels = append(p.Sentinels, planSentinel(rb.Sentinels[name]))
 	}
+	sim := rb.Sim()
+	walk := func(list []*dsl.Step, out *[]PlanStep) {
+		rb.Walk(list, sim, func(s *dsl.Step) {
+			*out = append(*out, planStep(len(*out)+1, s, s.Impl.Describe(s, sim)))
+			s.Impl.Check(s, sim) // advance the walk; the runbook was checked when loaded
+		})
+	}
+	walk(rb.Steps, &p.Steps)
 	if rb.Rollback != nil {
-		for i, s := range rb.Rollback.Steps {
-			p.Rollback = append(p.Rollback, planStep(i+1, s, s.Impl.Describe(s, sim)))
-			s.Impl.Check(s, sim)
-		}
+		walk(rb.Rollback.Steps, &p.Rollback)
 	}
 	if w := rehearsalWorkload(rb); w != nil {
 		cmd, env := rb.WorkloadText()
@@ -174,6 +194,9 @@ func planStep(num int, s *dsl.Step, sends []string) PlanStep {
 		Sends:     sends,
 		OnFailure: s.OnFailure, PointOfNoReturn: s.PointOfNoReturn,
 	}
+	if it := s.Each; it != nil {
+		ps.Group = fmt.Sprintf("group %q, for each of %s: %s (the set is read when the group starts; here as a rehearsal starts)", it.Group.Name, rb.ExprText(it.Group.ForEach), it.Key)
+	}
 	if s.Until != nil {
 		ps.Until = rb.ExprText(s.Until)
 	}
@@ -195,4 +218,13 @@ func rehearsalWorkload(rb *dsl.Runbook) *dsl.Workload {
 		return nil
 	}
 	return rb.Rehearsal.Workload
+}
+
+func planSentinel(d *dsl.SentinelDeployment) PlanSentinel {
+	ps := PlanSentinel{Name: d.Name, MasterName: d.MasterName, DataNodes: d.DataNodes, Sentinels: d.Sentinels}
+	if r := d.Rehearsal; r != nil {
+		ps.Rehearsal = fmt.Sprintf("%s: master %s, %d replica(s), %d sentinel(s), quorum %d, down-after %s, failover-timeout %s, parallel-syncs %d",
+			r.Version, d.DataNodes[0], len(d.DataNodes)-1, len(d.Sentinels), r.Quorum, r.DownAfter, r.FailoverTimeout, r.ParallelSyncs)
+	}
+	return ps
 }

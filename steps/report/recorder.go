@@ -19,22 +19,19 @@ type Recorder struct {
 	steps.NilHook
 	Report  *Report
 	origin  time.Time
-	sends   map[*dsl.Step][]string
+	// sends are the plan's descriptions by step name (an iteration of a
+	// group by its step[key] name, as the static walk names it).
+	sends   map[string][]string
 	secrets *redact.Secrets
 }
 
 // NewRecorder returns a recorder filling r for the runbook rb, whose plan
 // provides each step's description; times are measured from origin.
 func NewRecorder(r *Report, rb *dsl.Runbook, origin time.Time, secrets *redact.Secrets) *Recorder {
-	rec := &Recorder{Report: r, origin: origin, sends: map[*dsl.Step][]string{}, secrets: secrets}
+	rec := &Recorder{Report: r, origin: origin, sends: map[string][]string{}, secrets: secrets}
 	p := BuildPlan(rb, r.Runbook)
-	for i, s := range rb.Steps {
-		rec.sends[s] = p.Steps[i].Sends
-	}
-	if rb.Rollback != nil {
-		for i, s := range rb.Rollback.Steps {
-			rec.sends[s] = p.Rollback[i].Sends
-		}
+	for _, s := range append(p.Steps, p.Rollback...) {
+		rec.sends[s.Name] = s.Sends
 	}
 	return rec
 }
@@ -45,7 +42,7 @@ func (rec *Recorder) Step(res *steps.StepResult) Step {
 		Name: res.Step.Name, Kind: res.Step.Kind, Status: res.Status, Attempts: res.Attempts,
 		DurationMS: ms(res.Duration),
 		Source:     fmt.Sprintf("%s:%d", res.Step.DeclRange.Filename, res.Step.DeclRange.Start.Line),
-		Sends:      rec.sends[res.Step],
+		Sends:      rec.sends[res.Step.Name],
 	}
 	if !res.Started.IsZero() {
 		s.StartMS = ms(res.Started.Sub(rec.origin))

@@ -39,6 +39,13 @@ func writePlanText(w io.Writer, p *Plan) error {
 			ew.printf("\n")
 		}
 	}
+	for _, d := range p.Sentinels {
+		ew.printf("\nSentinel deployment %s: master name %q, data nodes %s, sentinels %s; clients find the master through the sentinels\n",
+			d.Name, d.MasterName, strings.Join(d.DataNodes, ", "), strings.Join(d.Sentinels, ", "))
+		if d.Rehearsal != "" {
+			ew.printf("  rehearsal: %s\n", d.Rehearsal)
+		}
+	}
 	if w := p.Workload; w != nil {
 		ew.printf("\nWorkload (rehearsal: runs through the endpoint from before the first step to after the last; %s):\n", w.Source)
 		if w.Description != "" {
@@ -67,6 +74,9 @@ func writePlanText(w io.Writer, p *Plan) error {
 func writeTextSteps(ew *errWriter, steps []PlanStep) {
 	for _, s := range steps {
 		ew.printf("  %d. %s %q  (%s, timeout %s, on failure: %s)\n", s.Number, s.Kind, s.Name, s.Source, s.Timeout, s.OnFailure)
+		if s.Group != "" {
+			ew.printf("     in %s\n", s.Group)
+		}
 		if s.Description != "" {
 			ew.printf("     %s\n", s.Description)
 		}

@@ -3,6 +3,7 @@ package topology
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/understudy/understudy/dsl"
@@ -12,17 +13,42 @@ import (
 // Kind names a kind of deployment.
 type Kind string
 
-// The kinds of deployment. Only KindStandalone is built; see the package
-// documentation for where the others plug in.
+// The kinds of deployment; see the package documentation for where
+// Cluster plugs in.
 const (
 	KindStandalone Kind = "standalone"
+	// KindSentinel is a master with replicas watched by sentinels:
+	// clients find the master through the sentinels.
+	KindSentinel Kind = "sentinel"
 )
 
 // Layout is a deployment as the runbook declares it, known without a server.
 type Layout struct {
-	Kind      Kind
+	Kind Kind
+	// Nodes are the data nodes. In a Sentinel layout the first one is the
+	// master a rehearsal starts with, the others its replicas.
 	Nodes     []NodeSpec
 	Endpoints []EndpointSpec
+	// Sentinel is the Sentinel deployment of a KindSentinel layout.
+	Sentinel *SentinelSpec
+}
+
+// SentinelSpec is a Sentinel deployment: the master name the sentinels
+// monitor, the sentinels themselves and the monitoring settings a
+// rehearsal starts them with.
+type SentinelSpec struct {
+	// Name is the deployment's name in the runbook (sentinel "NAME").
+	Name       string
+	MasterName string
+	// Sentinels are the sentinel processes, as nodes of their own.
+	Sentinels []NodeSpec
+	// Quorum, DownAfter, FailoverTimeout and ParallelSyncs are what a
+	// rehearsal's sentinels are configured with (sentinel monitor ...
+	// quorum, down-after-milliseconds, failover-timeout, parallel-syncs).
+	Quorum          int
+	DownAfter       time.Duration
+	FailoverTimeout time.Duration
+	ParallelSyncs   int
 }
 
 // NodeSpec is one declared node.
@@ -102,4 +128,40 @@ func (l *Layout) NodeNames() []string {
 		out[i] = n.Name
 	}
 	return out
+}
+
+// For returns the layout of a runbook: a Sentinel layout when it declares
+// a Sentinel deployment, else a standalone one.
+func For(rb *dsl.Runbook) *Layout {
+	for _, name := range slices.Sorted(maps.Keys(rb.Sentinels)) {
+		return Sentinel(rb, rb.Sentinels[name])
+	}
+	return Standalone(rb)
+}
+
+// Sentinel builds the layout of a Sentinel deployment: its data nodes in
+// the declared order (the first one the master a rehearsal starts, and
+// the one seeded), its sentinels, and their monitoring settings.
+func Sentinel(rb *dsl.Runbook, d *dsl.SentinelDeployment) *Layout {
+	l := &Layout{Kind: KindSentinel, Sentinel: &SentinelSpec{Name: d.Name, MasterName: d.MasterName}}
+	spec := func(name string) NodeSpec {
+		n := rb.Nodes[name]
+		ns := NodeSpec{Name: name, DeclRange: n.DeclRange}
+		if n.Rehearsal != nil {
+			ns.Version, ns.Rehearsable = n.Rehearsal.Version, true
+			ns.Seed = n.Rehearsal.Seed != nil && *n.Rehearsal.Seed
+		}
+		return ns
+	}
+	for _, name := range d.DataNodes {
+		l.Nodes = append(l.Nodes, spec(name))
+	}
+	for _, name := range d.Sentinels {
+		l.Sentinel.Sentinels = append(l.Sentinel.Sentinels, spec(name))
+	}
+	if r := d.Rehearsal; r != nil {
+		s := l.Sentinel
+		s.Quorum, s.DownAfter, s.FailoverTimeout, s.ParallelSyncs = r.Quorum, r.DownAfter, r.FailoverTimeout, r.ParallelSyncs
+	}
+	return l
 }
