@@ -114,6 +114,11 @@ step "sentinel_switchover" "failover" {
   timeout     = "2m"
 }
 
+step "sentinel_check" "failed_over" {
+  description = "Every sentinel has ended its failover and sees the old master as a replica of the new one."
+  deployment  = sentinel.cache
+}
+
 # Last the old master, now a replica of an upgraded node.
 group "old_master" {
   for_each = sentinel.cache.replicas

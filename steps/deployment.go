@@ -101,37 +101,23 @@ func (in *Interpreter) sentinelMaster(ctx context.Context, dep string) (string, 
 	return n.Name(), nil
 }
 
-// sentinelReplicas asks the first sentinel that answers for the replicas
-// of the master and returns them as data nodes, in the declared order. A
-// replica that is none of the declared data nodes is an error: the
-// runbook would leave it out of the upgrade.
+// sentinelReplicas are the data nodes other than the master the
+// sentinels name now, in the declared order. The sentinels' own replica
+// lists lag behind a failover (the old master appears in them only once a
+// sentinel has read its INFO again), so they decide only which node is
+// the master; sentinel_check compares their lists with the declaration.
 func (in *Interpreter) sentinelReplicas(ctx context.Context, d *dsl.SentinelDeployment) ([]string, error) {
-	var failed []error
-	for _, name := range d.Sentinels {
-		reps, err := askSentinel(ctx, in, name, func(qctx context.Context, c *goredis.Client) ([]redis.SentinelReplica, error) {
-			return redis.SentinelReplicas(qctx, c, d.MasterName)
-		})
-		if err != nil {
-			failed = append(failed, err)
-			continue
-		}
-		found := map[string]bool{}
-		for _, r := range reps {
-			n, ok := topology.NodeByAddress(in.opts.Topology, d.DataNodes, r.Addr)
-			if !ok {
-				return nil, fmt.Errorf("sentinel %s knows a replica %s of %q that is none of the data nodes (%s): declare it, or remove it from the deployment", name, r.Addr, d.MasterName, strings.Join(d.DataNodes, ", "))
-			}
-			found[n.Name()] = true
-		}
-		var out []string
-		for _, n := range d.DataNodes {
-			if found[n] {
-				out = append(out, n)
-			}
-		}
-		return out, nil
+	master, err := in.sentinelMaster(ctx, d.Name)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("no sentinel listed the replicas of %q: %w", d.MasterName, errors.Join(failed...))
+	var out []string
+	for _, n := range d.DataNodes {
+		if n != master {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // askSentinel runs one query against one sentinel, bounded in time, with

@@ -7,10 +7,12 @@
 // clients, and whether every acknowledged job was popped exactly once.
 // Every row also prints the longest stall during the verify steps, which
 // read every key of the seed, its big keys included, from the live master.
-// At the end it prints the figures the apply and Sentinel tests measure
-// against real servers (measured.go).
+// Then the Sentinel table (sentinel.go): the shipped Sentinel rolling
+// upgrade per pair next to the plain SENTINEL FAILOVER and the
+// pause-failover-unpause orders. At the end it prints the figures the
+// apply and Sentinel tests measure against real servers (measured.go).
 //
-//	go run ./e2e/bench [-keys N] [-rate N] [-pairs 6.0:7.0,7.0:8.0]
+//	go run ./e2e/bench [-keys N] [-rate N] [-pairs 6.0:7.0,7.0:8.0] [-sentinel]
 package main
 
 import (
@@ -66,6 +68,7 @@ func main() {
 	rate := flag.Int("rate", rehearsal.DefaultWriteRate, "writes per second")
 	pairs := flag.String("pairs", "6.0:7.0,7.0:8.0,7.0:valkey:8.1", "comma-separated from:to pairs")
 	only := flag.Bool("measured", false, "print only the figures of the tests that measure apply and the Sentinel switchover")
+	sentinelOnly := flag.Bool("sentinel", false, "rehearse only the Sentinel rows")
 	flag.Parse()
 	if *only {
 		printMeasured(os.Stdout)
@@ -77,6 +80,10 @@ func main() {
 	catalog, err := container.CatalogFromEnv()
 	if err != nil {
 		fail(err)
+	}
+	if *sentinelOnly {
+		runSentinel(ctx, os.Stdout, *keys, *rate, catalog, comparer)
+		return
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "pair\trunbook\tstatus\tacked\tlost\tfailed\tmax stall ms\tlongest stall during\tswitch stall ms\tapp held ms\tswitch method\tverify stall ms\tjobs")
@@ -111,6 +118,8 @@ func main() {
 	// One table at the end: the rows of one run, side by side.
 	tw.Flush()
 	printMixes(os.Stdout)
+	fmt.Println()
+	runSentinel(ctx, os.Stdout, *keys, *rate, catalog, comparer)
 	printMeasured(os.Stdout)
 }
 

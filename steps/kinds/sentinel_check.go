@@ -158,6 +158,11 @@ func oneSentinelWhole(ctx context.Context, x *steps.Exec, d *dsl.SentinelDeploym
 	if err != nil {
 		return "", err
 	}
+	for _, r := range reps {
+		if _, ok := topology.NodeByAddress(x.Topology(), d.DataNodes, r.Addr); !ok && !r.Down() {
+			return "", fmt.Errorf("knows a replica %s that is none of the data nodes (%s): declare it, or the upgrade leaves it out", r.Addr, strings.Join(d.DataNodes, ", "))
+		}
+	}
 	for _, n := range d.DataNodes {
 		if n == m.Name() {
 			continue

@@ -71,12 +71,18 @@ func checkCredentials(rb *dsl.Runbook) hcl.Diagnostics {
 	return diags
 }
 
-// runbookCredential returns the value the nodes resolve an attribute to
-// (in node-name order) and the first node that set it; nodes whose value
-// is not resolved (an unset env()) do not count. Two nodes with different
-// values are an error at the second one's attribute.
+// runbookCredential returns the value the data nodes resolve an attribute
+// to (in node-name order) and the first node that set it; nodes whose
+// value is not resolved (an unset env()) do not count, nor do sentinels: a
+// sentinel block's sentinel_password is the sentinels' own, and a
+// rehearsal gives its sentinels the data nodes' password (sentinel.go).
+// Two nodes with different values are an error at the second one's
+// attribute.
 func runbookCredential(rb *dsl.Runbook, attr string, get func(*dsl.Node) (string, hcl.Range)) (value, node string, diags hcl.Diagnostics) {
 	for _, name := range rb.NodeNames() {
+		if rb.Nodes[name].Sentinel {
+			continue
+		}
 		v, rng := get(rb.Nodes[name])
 		if v == "" {
 			continue

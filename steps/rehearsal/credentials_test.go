@@ -136,3 +136,19 @@ func TestCredentialSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A sentinel's own password (sentinel_password) is not the data nodes':
+// it neither conflicts with theirs nor becomes the rehearsal's.
+func TestCredentialsLeaveSentinelsOut(t *testing.T) {
+	rb := &dsl.Runbook{Nodes: map[string]*dsl.Node{
+		"cache-1":          {Password: "the-data-nodes-password", Username: "app"},
+		"cache-sentinel-1": {Password: "the-sentinels-own-password", Sentinel: true},
+	}}
+	c, diags := chooseCredentials(rb, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if c.password != "the-data-nodes-password" || c.user != "app" || c.source != "the runbook's (node.cache-1.password)" {
+		t.Fatalf("credentials %q %q from %s", c.password, c.user, c.source)
+	}
+}

@@ -12,18 +12,23 @@
 //  2. start nodes: removes containers of crashed earlier runs, then one
 //     container per node, with one password for the rehearsal (the
 //     runbook's own, else $UNDERSTUDY_REHEARSAL_PASSWORD, else random:
-//     credentials.go) and the runbook's ACL user, if any;
+//     credentials.go) and the runbook's ACL user, if any; in a Sentinel
+//     layout the other data nodes become replicas of the first;
 //  3. start endpoints: an in-process proxy per endpoint, at its target;
 //  4. seed: data of every common type into the seeded nodes, fingerprinted;
-//  5. start traffic: the write probe through the first endpoint, in db0
-//     (where applications write) on its own key prefix, which every
-//     comparison leaves out, measured from the run's origin; then the
-//     runbook's workload, if any (workload.go), which runs until after the
-//     last step;
+//     then, in a Sentinel layout (sentinel.go), once every replica is in
+//     sync, one container per sentinel, and a wait until every sentinel
+//     knows the master, the replicas and the other sentinels;
+//  5. start traffic: the write probe through the first endpoint (through
+//     the sentinels in a Sentinel layout), in db0 (where applications
+//     write) on its own key prefix, which every comparison leaves out,
+//     measured from the run's origin; then the runbook's workload, if any
+//     (workload.go), which runs until after the last step;
 //  6. run steps: the interpreter over the containers (backend.go
-//     implements topology.Topology), with the progress, report and
-//     step-mark hooks;
-//  7. check: every acknowledged write read back from the final master, every
+//     implements topology.Topology; sentinels are nodes of it too), with
+//     the progress, report and step-mark hooks;
+//  7. check: every acknowledged write read back from the final master (the
+//     endpoint's target, or the data node the sentinels name), every
 //     seeded key there unchanged (keys that were not seeded are not the
 //     check's business), the nodes' versions; each write stall is
 //     attributed to the step it overlapped most;
@@ -34,7 +39,8 @@
 // "interrupted" after the rollback and the checks. Every secret of the run
 // is redacted from the log and the report (package redact).
 //
-// A Sentinel or Cluster layout plugs in at phases 2, 3 and 5: start the
-// sentinels or build the cluster from its shape, and give the probe a
-// client that discovers the master; the other phases stay as they are.
+// A Sentinel layout plugs in at phases 2, 4, 5 and 7 (sentinel.go); a
+// Cluster layout will plug in at the same places: build the cluster from
+// its shape, give the probe a client that discovers the masters, and find
+// the final masters the way the application does.
 package rehearsal

@@ -80,8 +80,10 @@ type rehearsal struct {
 	opts   Options
 	layout *topology.Layout
 	log    io.Writer
-	origin time.Time
-	rep    *report.Report
+	// closeLog flushes the redacting log writer.
+	closeLog func()
+	origin   time.Time
+	rep      *report.Report
 
 	keys, rate int
 	probeDB    int
@@ -112,19 +114,60 @@ type phase struct {
 // cancelled ctx (SIGINT, SIGTERM) ends it with status interrupted after the
 // rollback and the checks, which still run.
 //
-// The phases run over the runbook's layout (package topology): check the
-// images, start the nodes, start the endpoints, seed, start the write
-// probe, run the steps, check what the application kept; the containers
-// are removed at the end whatever happened. A Sentinel or Cluster layout
-// plugs in at "start nodes" and "start endpoints" (sentinels, a cluster
-// built from its shape) and at "start traffic" (a client that discovers
-// the master); the other phases stay as they are.
+// The phases run over the runbook's layout (package topology, chosen by
+// layoutOf): check the images, start the nodes, start the endpoints, seed,
+// start the sentinels, start the write probe, run the steps, check what the
+// application kept; the containers are removed at the end whatever
+// happened. A Sentinel layout plugs in at "start nodes" (the replicas
+// follow the master), "start sentinels" (sentinel.go), "start traffic" (a
+// client that discovers the master through the sentinels) and "check" (the
+// final master is the one the sentinels name); a Cluster layout will plug
+// in at the same places. The other phases stay as they are.
 func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (*report.Report, error) {
-	if diags := CheckRehearsable(rb); diags.HasErrors() {
+	return rehearseLayout(ctx, rb, layoutOf(rb), name, opts)
+}
+
+// layoutOf is the deployment a rehearsal of rb starts, and the one place
+// that chooses it: a runbook with a sentinel block selects its Sentinel
+// layout here (topology.For) once the language builds it. Everything after
+// this point dispatches on Layout.Kind.
+func layoutOf(rb *dsl.Runbook) *topology.Layout { return topology.For(rb) }
+
+// rehearseLayout is Rehearse over a given layout.
+func rehearseLayout(ctx context.Context, rb *dsl.Runbook, layout *topology.Layout, name string, opts Options) (*report.Report, error) {
+	r, err := newRehearsal(rb, layout, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.closeLog()
+	defer r.cleanup(ctx)
+	for _, p := range r.setupPhases() {
+		if err := p.run(ctx); err != nil {
+			if ctx.Err() != nil {
+				return r.interruptedBefore(p.name), nil
+			}
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return r.interruptedBefore(p.name), nil
+		}
+	}
+	r.runSteps(ctx)
+	r.stopWorkload()
+	r.check(ctx)
+	r.rep.DurationMS = ms(time.Since(r.origin))
+	return r.rep, nil
+}
+
+// newRehearsal checks that the layout can be rehearsed, chooses the
+// credentials and sets up the log, which closeLog flushes. Nothing is
+// started yet.
+func newRehearsal(rb *dsl.Runbook, layout *topology.Layout, name string, opts Options) (*rehearsal, error) {
+	if diags := checkRehearsable(rb, layout); diags.HasErrors() {
 		return nil, diags
 	}
 	r := &rehearsal{
-		rb: rb, opts: opts, layout: topology.Standalone(rb), origin: time.Now(),
+		rb: rb, opts: opts, layout: layout, origin: time.Now(),
 		keys:    firstNonZero(opts.Keys, rb.Rehearsal.Keys, DefaultKeys),
 		rate:    firstNonZero(opts.WriteRate, rb.Rehearsal.WriteRate, DefaultWriteRate),
 		probeDB: DefaultProbeDB,
@@ -141,6 +184,9 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if err := checkSentinelCredentials(layout, creds); err != nil {
+		return nil, err
+	}
 	r.password, r.dep.user = creds.password, creds.user
 	creds.addSecrets(r.secrets)
 	r.secrets.Add(rb.Secrets()...)
@@ -149,38 +195,26 @@ func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (
 		log = io.Discard
 	}
 	lw := r.secrets.Writer(log)
-	defer lw.Close()
-	r.log = lw
+	r.log, r.closeLog = lw, func() { _ = lw.Close() }
 	fmt.Fprintf(r.log, "password of the nodes: %s\n", creds.source)
 	r.rep = &report.Report{Runbook: name, Mode: "rehearsal", Status: steps.StatusFailed, Variables: opts.Variables}
 	// testcontainers-go prints a banner and its own progress on the default
 	// logger: the rehearsal's log says what matters.
 	tclog.SetDefault(tclog.NewNoopLogger())
+	return r, nil
+}
 
-	defer r.cleanup(ctx)
-	for _, p := range []phase{
+// setupPhases are the phases before the first step, in order.
+func (r *rehearsal) setupPhases() []phase {
+	return []phase{
 		{"check images", r.checkImages},
 		{"start nodes", r.startNodes},
 		{"start endpoints", r.startEndpoints},
 		{"seed", r.seed},
+		{"start sentinels", r.startSentinels},
 		{"start traffic", r.startTraffic},
 		{"start workload", r.startWorkload},
-	} {
-		if err := p.run(ctx); err != nil {
-			if ctx.Err() != nil {
-				return r.interruptedBefore(p.name), nil
-			}
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return r.interruptedBefore(p.name), nil
-		}
 	}
-	r.runSteps(ctx)
-	r.stopWorkload()
-	r.check(ctx)
-	r.rep.DurationMS = ms(time.Since(r.origin))
-	return r.rep, nil
 }
 
 // interruptedBefore is the report of a rehearsal a signal stopped before
@@ -213,11 +247,17 @@ func (r *rehearsal) cleanup(ctx context.Context) {
 }
 
 // checkImages makes sure every version's image exists before anything
-// starts: a missing one is refused with the command that builds it.
+// starts (the data nodes', the sentinels' and those the upgrade steps name):
+// a missing one is refused with the command that builds it.
 func (r *rehearsal) checkImages(ctx context.Context) error {
 	var versions []redis.Version
 	for _, n := range r.layout.Nodes {
 		versions = append(versions, n.Version)
+	}
+	if r.layout.Sentinel != nil {
+		for _, n := range r.layout.Sentinel.Sentinels {
+			versions = append(versions, n.Version)
+		}
 	}
 	for _, s := range r.rb.AllSteps() {
 		if a, ok := s.Args["version"]; ok && s.Kind == "upgrade" {
@@ -231,7 +271,9 @@ func (r *rehearsal) checkImages(ctx context.Context) error {
 }
 
 // startNodes starts one container per node, in parallel, after removing
-// those that crashed earlier runs left.
+// those that crashed earlier runs left. In a Sentinel layout the replicas
+// then follow the master (attachReplicas); the sentinels start after the
+// seed (startSentinels).
 func (r *rehearsal) startNodes(ctx context.Context) error {
 	if n, err := container.RemoveStale(ctx); err != nil {
 		fmt.Fprintf(r.log, "warning: could not look for containers of crashed runs: %v\n", err)
@@ -261,6 +303,11 @@ func (r *rehearsal) startNodes(ctx context.Context) error {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if r.layout.Kind == topology.KindSentinel {
+		if err := r.attachReplicas(ctx); err != nil {
+			return err
+		}
 	}
 	r.before = map[string]nodeInfo{}
 	for _, spec := range r.layout.Nodes {
@@ -341,10 +388,14 @@ func (r *rehearsal) seedOptions() dataset.SeedOptions {
 }
 
 // startTraffic starts the write probe through the first endpoint (or the
-// first seeded node), measured from the run's origin.
+// first seeded node; through the sentinels in a Sentinel layout), measured
+// from the run's origin.
 func (r *rehearsal) startTraffic(ctx context.Context) error {
 	if r.rate <= 0 {
 		return nil
+	}
+	if r.layout.Kind == topology.KindSentinel {
+		return r.startSentinelTraffic(ctx)
 	}
 	addr := ""
 	if len(r.layout.Endpoints) > 0 {
@@ -381,29 +432,45 @@ func (r *rehearsal) runSteps(ctx context.Context) {
 }
 
 // check reads every acknowledged write back from the final master (the
-// endpoint's target at the end), checks it holds the seeded data, and reads
-// the nodes' versions. It runs after an interruption too, on a context of
-// its own.
+// endpoint's target at the end; in a Sentinel layout, the data node the
+// sentinels name), checks it holds the seeded data, and reads the versions
+// of the nodes and sentinels. It runs after an interruption too, on a
+// context of its own.
 func (r *rehearsal) check(ctx context.Context) {
 	rep := r.rep
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	r.final = ""
-	if len(r.layout.Endpoints) > 0 {
-		ep, _ := r.dep.Endpoint(r.layout.Endpoints[0].Name)
-		r.final = ep.Target()
-	} else if seeds := r.layout.SeedNodes(); len(seeds) > 0 {
-		r.final = seeds[0]
-	}
 	fail := func(format string, args ...any) {
 		rep.Errors = append(rep.Errors, r.secrets.String(fmt.Sprintf(format, args...)))
 		if rep.Status == steps.StatusPassed {
 			rep.Status = steps.StatusFailed
 		}
 	}
+	r.final = ""
+	switch {
+	case r.layout.Kind == topology.KindSentinel:
+		var problems []string
+		r.final, problems = r.sentinelFinalMaster(vctx, sentinelAgreeTimeout)
+		for _, p := range problems {
+			fail("%s", p)
+		}
+		if r.final != "" {
+			fmt.Fprintf(r.log, "final master: node %s, as the sentinels name master %q\n", r.final, r.layout.Sentinel.MasterName)
+		}
+	case len(r.layout.Endpoints) > 0:
+		ep, _ := r.dep.Endpoint(r.layout.Endpoints[0].Name)
+		r.final = ep.Target()
+	default:
+		if seeds := r.layout.SeedNodes(); len(seeds) > 0 {
+			r.final = seeds[0]
+		}
+	}
 	if r.writer != nil {
 		tr := r.writer.Stop()
 		fc, err := r.client(r.final)
+		if r.final == "" {
+			err = errors.New("no final master is known")
+		}
 		if err == nil {
 			probeDB := onDB(fc, r.probeDB)
 			err = r.writer.Verify(vctx, probeDB, tr)
@@ -447,19 +514,17 @@ func (r *rehearsal) check(ctx context.Context) {
 			}
 		}
 	}
-	for _, spec := range r.layout.Nodes {
-		ni, err := r.readNodeInfo(vctx, spec.Name)
+	for _, name := range r.nodeAndSentinelNames() {
+		ni, err := r.readNodeInfo(vctx, name)
 		if err != nil {
 			ni = nodeInfo{version: "unreachable: " + err.Error()}
 		}
 		rn := report.Node{
-			Name: spec.Name, Engine: string(r.before[spec.Name].engine),
-			VersionBefore: r.before[spec.Name].version, VersionAfter: ni.version, RoleAfter: ni.role,
+			Name: name, Engine: string(r.before[name].engine),
+			VersionBefore: r.before[name].version, VersionAfter: ni.version, RoleAfter: ni.role,
+			Image: r.dep.image(name),
 		}
-		if c, err := r.dep.container(spec.Name); err == nil {
-			rn.Image = c.Image()
-		}
-		if ni.engine != "" && ni.engine != r.before[spec.Name].engine {
+		if ni.engine != "" && ni.engine != r.before[name].engine {
 			rn.EngineAfter = string(ni.engine)
 		}
 		rep.Nodes = append(rep.Nodes, rn)
@@ -479,8 +544,19 @@ func (r *rehearsal) check(ctx context.Context) {
 
 // CheckRehearsable reports nodes that cannot be rehearsed.
 func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
+	return checkRehearsable(rb, layoutOf(rb))
+}
+
+// checkRehearsable is CheckRehearsable over a given layout: every node and
+// sentinel says which version a rehearsal runs, a Sentinel layout can be
+// started (checkSentinelLayout), and the credentials agree.
+func checkRehearsable(rb *dsl.Runbook, layout *topology.Layout) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, n := range topology.Standalone(rb).Nodes {
+	specs := layout.Nodes
+	if layout.Sentinel != nil {
+		specs = append(specs[:len(specs):len(specs)], layout.Sentinel.Sentinels...)
+	}
+	for _, n := range specs {
 		if !n.Rehearsable {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -490,6 +566,7 @@ func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
 			})
 		}
 	}
+	diags = append(diags, checkSentinelLayout(layout)...)
 	return append(diags, checkCredentials(rb)...)
 }
 
@@ -516,7 +593,22 @@ func (r *rehearsal) readNodeInfo(ctx context.Context, name string) (nodeInfo, er
 		return nodeInfo{}, fmt.Errorf("INFO on node %q: %w", name, err)
 	}
 	engine, version := redis.EngineVersionFromInfo(info)
-	return nodeInfo{engine: engine, version: version, role: redis.RoleFromInfo(info)}, nil
+	role := redis.RoleFromInfo(info)
+	if info["redis_mode"] == "sentinel" || info["server_mode"] == "sentinel" {
+		role = "sentinel"
+	}
+	return nodeInfo{engine: engine, version: version, role: role}, nil
+}
+
+// nodeAndSentinelNames lists the data nodes, then the sentinels.
+func (r *rehearsal) nodeAndSentinelNames() []string {
+	names := r.layout.NodeNames()
+	if r.layout.Sentinel != nil {
+		for _, s := range r.layout.Sentinel.Sentinels {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 func onDB(c *goredis.Client, db int) *goredis.Client {

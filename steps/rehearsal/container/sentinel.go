@@ -52,7 +52,9 @@ type Sentinel struct {
 //     master shares; WithPassword("") runs it without a password.
 //   - WithDataDir names a directory for sentinel.conf; it must not hold one
 //     already (a sentinel's state is not taken over silently).
-//   - WithUser is ignored: sentinels have no application users.
+//   - WithUser is ignored: sentinels have no application users. The user
+//     the sentinel authenticates to the data nodes as is m.AuthUser
+//     (sentinel auth-user).
 //
 // requirepass is written on every version, 6.0 included (Sentinel has it
 // since 5.0.1; checked on 6.0.16). Both passwords must be printable ASCII

@@ -46,6 +46,10 @@ type SentinelMonitor struct {
 	// AuthPass is the data nodes' password (sentinel auth-pass); empty
 	// when they have none.
 	AuthPass string
+	// AuthUser is the ACL user the sentinel authenticates to the data nodes
+	// as (sentinel auth-user; 6.0.16 has it too, checked); empty for the
+	// default user.
+	AuthUser string
 }
 
 // masterNamePattern is what a master name may contain: it is a word of
@@ -75,6 +79,9 @@ func (m SentinelMonitor) check() error {
 	if err := checkSentinelPassword("auth-pass (the data nodes' password)", m.AuthPass); err != nil {
 		return err
 	}
+	if err := checkSentinelPassword(fmt.Sprintf("auth-user %q", m.AuthUser), m.AuthUser); err != nil {
+		return err
+	}
 	if m.Quorum <= 0 {
 		return fmt.Errorf("quorum %d must be at least 1", m.Quorum)
 	}
@@ -92,9 +99,19 @@ func (m SentinelMonitor) check() error {
 	return nil
 }
 
+// CheckSentinelValue reports whether RunSentinel accepts v as a sentinel's
+// password, the data nodes' password (auth-pass) or the user it
+// authenticates as (auth-user), so that a caller can decide before
+// starting anything; see checkSentinelPassword. what names v in the error,
+// which does not show v.
+func CheckSentinelValue(what, v string) error {
+	return checkSentinelPassword(what, v)
+}
+
 // checkSentinelPassword refuses a password that a sentinel would not read
-// back from its own configuration. Sentinels rewrite the file with
-// passwords as they are, unquoted: auth-pass on every version before
+// back from its own configuration (auth-user names are held to the same
+// rule: sentinels rewrite them unquoted too). Sentinels rewrite the file
+// with passwords as they are, unquoted: auth-pass on every version before
 // Valkey 9.1, requirepass on 6.0; Valkey 8.1 puts requirepass in quotes
 // without escaping. Measured on 6.0.16, 7.0.15, 8.0.2, Valkey 8.1.1 and
 // 9.1.2: a password with a space, a quote or a backslash becomes a line
@@ -104,7 +121,7 @@ func (m SentinelMonitor) check() error {
 func checkSentinelPassword(what, pw string) error {
 	for i := 0; i < len(pw); i++ {
 		if c := pw[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\'' || c == '\\' {
-			return fmt.Errorf("%s: a sentinel rewrites its configuration with the password unquoted and would not read it back at its next start; use printable ASCII without spaces, quotes or backslashes", what)
+			return fmt.Errorf("%s: a sentinel rewrites its configuration with it unquoted and would not read it back at its next start; use printable ASCII without spaces, quotes or backslashes", what)
 		}
 	}
 	return nil
@@ -140,6 +157,9 @@ func sentinelConfig(v redis.Version, port int, password string, m SentinelMonito
 	fmt.Fprintf(&b, "sentinel monitor %s %s %d %d\n", m.MasterName, m.MasterHost, m.MasterPort, m.Quorum)
 	if m.AuthPass != "" {
 		fmt.Fprintf(&b, "sentinel auth-pass %s %s\n", m.MasterName, quoteConfigArg(m.AuthPass))
+	}
+	if m.AuthUser != "" {
+		fmt.Fprintf(&b, "sentinel auth-user %s %s\n", m.MasterName, quoteConfigArg(m.AuthUser))
 	}
 	if m.DownAfter > 0 {
 		fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %d\n", m.MasterName, m.DownAfter.Milliseconds())

@@ -42,11 +42,11 @@ func TestSentinelConfig(t *testing.T) {
 			name:     "every setting",
 			password: `s p"w`,
 			m: SentinelMonitor{MasterName: "mymaster", MasterHost: "127.0.0.1", MasterPort: 6400, Quorum: 2,
-				DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1, AuthPass: "data pw"},
+				DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1, AuthPass: "data pw", AuthUser: "app"},
 			want: []string{
 				"bind 127.0.0.1", "port 26400", "dir /data", `requirepass "s p\"w"`,
 				`sentinel announce-ip "127.0.0.1"`, "sentinel announce-port 26400",
-				"sentinel monitor mymaster 127.0.0.1 6400 2", `sentinel auth-pass mymaster "data pw"`,
+				"sentinel monitor mymaster 127.0.0.1 6400 2", `sentinel auth-pass mymaster "data pw"`, `sentinel auth-user mymaster "app"`,
 				"sentinel down-after-milliseconds mymaster 5000", "sentinel failover-timeout mymaster 60000",
 				"sentinel parallel-syncs mymaster 1",
 			},
@@ -56,7 +56,7 @@ func TestSentinelConfig(t *testing.T) {
 			m:    SentinelMonitor{MasterName: "m", MasterHost: "127.0.0.1", MasterPort: 6400, Quorum: 1},
 			want: []string{"sentinel monitor m 127.0.0.1 6400 1"},
 			wantLacks: []string{"requirepass", "auth-pass", "down-after-milliseconds", "failover-timeout",
-				"parallel-syncs", "resolve-hostnames"},
+				"parallel-syncs", "resolve-hostnames", "auth-user"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +103,7 @@ func TestSentinelMonitorCheck(t *testing.T) {
 		{"auth-pass with a space", func(m *SentinelMonitor) { m.AuthPass = "d p" }, "auth-pass (the data nodes' password): a sentinel rewrites"},
 		{"auth-pass with a quote", func(m *SentinelMonitor) { m.AuthPass = `d"p` }, "without spaces, quotes or backslashes"},
 		{"auth-pass with a backslash", func(m *SentinelMonitor) { m.AuthPass = `d\p` }, "without spaces, quotes or backslashes"},
+		{"auth-user with a space", func(m *SentinelMonitor) { m.AuthUser = "my app" }, `auth-user "my app": a sentinel rewrites`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := good

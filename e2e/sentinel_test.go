@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/understudy/understudy/steps/report"
+)
+
+// The shipped Sentinel runbook, rehearsed on a master, two replicas and
+// three sentinels of the old version, with the write probe connected
+// through Sentinel (go-redis's failover client, default retries): every
+// step passes, no acknowledged write is lost, none fails, the longest
+// stall stays under a second, the final master holds the seeded data, and
+// every data node and sentinel runs the new version at the end.
+func TestSentinelRolling(t *testing.T) {
+	for _, pair := range []struct{ from, to, failover string }{
+		{"6.0", "7.0", "auto"},
+		{"7.0", "8.0", "auto"},
+		{"valkey:8.1", "valkey:9.1", "coordinated"},
+	} {
+		t.Run(pair.from+"->"+pair.to, func(t *testing.T) {
+			res := rehearse(t, "runbooks/sentinel-rolling.hcl", "--var", "from="+pair.from, "--var", "to="+pair.to, "--var", "failover="+pair.failover)
+			rep := res.report
+			if res.code != 0 || rep.Status != "passed" {
+				t.Fatalf("exit %d, status %s, errors %v\nstderr:\n%s", res.code, rep.Status, rep.Errors, tail(res.stderr, 80))
+			}
+			tr := rep.Traffic
+			if tr == nil || tr.Acked == 0 || tr.Lost != 0 || tr.Failed != 0 || !tr.Verified {
+				t.Fatalf("write probe through Sentinel: %+v", tr)
+			}
+			if tr.MaxStallMS > 1000 {
+				t.Errorf("longest write stall %.1f ms (at %s), the target is at most 1 s", tr.MaxStallMS, tr.MaxStallStep)
+			}
+			sw := stepByName(rep, "failover")
+			var out struct {
+				From, To, Method string
+				PauseMS          float64 `json:"pause_ms"`
+			}
+			if err := json.Unmarshal(sw.Output, &out); err != nil {
+				t.Fatalf("switchover output %s: %v", sw.Output, err)
+			}
+			stall := -1.0
+			if sw.MaxStallMS != nil {
+				stall = *sw.MaxStallMS
+			}
+			t.Logf("%s → %s: %d acked, 0 lost, 0 failed; longest stall %.1f ms (%s); switchover %s → %s by %s, old master paused %.0f ms, writers' stall in it %.1f ms",
+				pair.from, pair.to, tr.Acked, tr.MaxStallMS, tr.MaxStallStep, out.From, out.To, out.Method, out.PauseMS, stall)
+			if pair.failover == "coordinated" && out.Method != "coordinated" {
+				t.Errorf("switchover method %q, want coordinated", out.Method)
+			}
+			if rep.Data == nil || !rep.Data.Equal {
+				t.Errorf("data check: %+v", rep.Data)
+			}
+
+			// Every step of every group ran: 3 sentinels, 2 replicas, the
+			// old master, 3 data nodes checked at the end.
+			want := map[string]int{"sentinel": 3, "sentinel_rejoined": 3, "replica": 2, "replica_synced": 2, "replica_seen": 2, "old_master": 2, "on_new_version": 3}
+			got := map[string]int{}
+			for _, s := range rep.Steps {
+				if s.Status != "passed" && s.Status != "skipped" {
+					t.Errorf("step %s: %s %s", s.Name, s.Status, s.Error)
+				}
+				if base, _, ok := strings.Cut(s.Name, "["); ok {
+					got[base]++
+				}
+			}
+			for name, n := range want {
+				if got[name] != n {
+					t.Errorf("%d iteration(s) of %s, want %d (steps: %v)", got[name], name, n, got)
+				}
+			}
+
+			// Versions from the servers themselves, sentinels included.
+			toVer := strings.TrimPrefix(pair.to, "valkey:") + "."
+			sentinels := 0
+			for _, n := range rep.Nodes {
+				after := n.EngineAfter
+				if after == "" {
+					after = n.Engine
+				}
+				if !strings.HasPrefix(n.VersionAfter, toVer) || after != engineOf(pair.to) {
+					t.Errorf("node %s after the upgrade: %+v", n.Name, n)
+				}
+				if strings.Contains(n.Name, "sentinel") {
+					sentinels++
+				}
+			}
+			if len(rep.Nodes) != 6 || sentinels != 3 {
+				t.Errorf("report nodes: %+v", rep.Nodes)
+			}
+			if l := leftovers(t, res.session); len(l) > 0 {
+				t.Errorf("containers left: %v", l)
+			}
+		})
+	}
+}
+
+// The two unsafe orders, rehearsed the same way, lose acknowledged writes,
+// and their rehearsals fail saying so.
+func TestSentinelUnsafeOrdersLoseWrites(t *testing.T) {
+	for _, runbook := range []string{
+		"runbooks/examples/unsafe-sentinel-failover.hcl",
+		"runbooks/examples/unsafe-sentinel-pause-failover.hcl",
+	} {
+		t.Run(runbook[strings.LastIndex(runbook, "/")+1:], func(t *testing.T) {
+			res := rehearse(t, runbook, "--var", "from=7.0", "--var", "to=8.0")
+			rep := res.report
+			if res.code == 0 || rep.Status != "failed" || rep.Traffic == nil || rep.Traffic.Lost == 0 {
+				t.Fatalf("exit %d, status %s, traffic %+v: the unsafe order should lose writes and fail", res.code, rep.Status, rep.Traffic)
+			}
+			if !lostSaid(rep) {
+				t.Errorf("the report does not say writes were lost: %v", rep.Errors)
+			}
+			t.Logf("%s: %d of %d acknowledged writes lost; errors: %v", runbook, rep.Traffic.Lost, rep.Traffic.Acked, rep.Errors)
+		})
+	}
+}
+
+func lostSaid(rep *report.Report) bool {
+	for _, e := range rep.Errors {
+		if strings.Contains(e, "acknowledged write(s) lost") {
+			return true
+		}
+	}
+	return false
+}
+
+func engineOf(v string) string {
+	if strings.HasPrefix(v, "valkey:") {
+		return "valkey"
+	}
+	return "redis"
+}
