@@ -17,8 +17,8 @@ import (
 // messages.
 type Recorder struct {
 	steps.NilHook
-	Report  *Report
-	origin  time.Time
+	Report *Report
+	origin time.Time
 	// sends are the plan's descriptions by step name (an iteration of a
 	// group by its step[key] name, as the static walk names it).
 	sends   map[string][]string
