@@ -8,7 +8,11 @@
 #
 #   understudy plan     runbooks/sentinel-rolling.hcl --var from=7.0 --var to=8.0
 #   understudy rehearse runbooks/sentinel-rolling.hcl --var from=7.0 --var to=8.0
-#   understudy rehearse runbooks/sentinel-rolling.hcl --var from=valkey:8.1 --var to=valkey:9.1 --var failover=coordinated
+#   understudy rehearse runbooks/sentinel-rolling.hcl --var from=valkey:8.1 --var to=valkey:9.1
+#
+# failover = "coordinated" uses Valkey 9's SENTINEL FAILOVER ... COORDINATED
+# instead: lossless too, but measured here its clients waited up to 2 s and
+# saw READONLY errors; the default pause sequence stays under 0.5 s.
 
 variable "from" {
   type        = string

@@ -26,7 +26,8 @@ var sentinelRows = []struct {
 }{
 	{"sentinel-rolling (ours)", "runbooks/sentinel-rolling.hcl", "6.0", "7.0", "auto"},
 	{"sentinel-rolling (ours)", "runbooks/sentinel-rolling.hcl", "7.0", "8.0", "auto"},
-	{"sentinel-rolling (ours, coordinated)", "runbooks/sentinel-rolling.hcl", "valkey:8.1", "valkey:9.1", "coordinated"},
+	{"sentinel-rolling (ours)", "runbooks/sentinel-rolling.hcl", "valkey:8.1", "valkey:9.1", "auto"},
+	{"sentinel-rolling, Valkey COORDINATED", "runbooks/sentinel-rolling.hcl", "valkey:8.1", "valkey:9.1", "coordinated"},
 	{"plain SENTINEL FAILOVER (unsafe)", "runbooks/examples/unsafe-sentinel-failover.hcl", "7.0", "8.0", ""},
 	{"pause, failover, unpause (unsafe)", "runbooks/examples/unsafe-sentinel-pause-failover.hcl", "7.0", "8.0", ""},
 }

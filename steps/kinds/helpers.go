@@ -36,11 +36,7 @@ func (noCheck) Check(*dsl.Step, *redis.Sim) hcl.Diagnostics { return nil }
 
 // serverVersion reads a node's engine and version from INFO server.
 func serverVersion(ctx context.Context, c *goredis.Client, node string) (redis.Version, error) {
-	info, err := redis.ReadInfo(ctx, c, "server")
-	if err != nil {
-		return redis.Version{}, fmt.Errorf("INFO on %q: %w", node, err)
-	}
-	v, err := redis.VersionFromInfo(info)
+	v, err := redis.ServerVersion(ctx, c)
 	if err != nil {
 		return redis.Version{}, fmt.Errorf("node %q: %w", node, err)
 	}

@@ -60,6 +60,11 @@ func (SentinelCheck) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) 
 		master, err := sentinelWhole(ctx, x, d)
 		if err == nil {
 			x.Log("%d sentinel(s) agree: master %s, %d replica(s) up and in their view", len(d.Sentinels), master, len(d.DataNodes)-1)
+			for _, n := range d.DataNodes {
+				if why := cannotFollow(ctx, x, master, n); n != master && why != "" {
+					x.Log("replica %s cannot sync from the master until it is upgraded (its link is not required): %s", n, why)
+				}
+			}
 			return cty.ObjectVal(map[string]cty.Value{"master": cty.StringVal(master)}), nil
 		}
 		if last == nil || err.Error() != last.Error() {
@@ -177,11 +182,37 @@ func oneSentinelWhole(ctx context.Context, x *steps.Exec, d *dsl.SentinelDeploym
 			return "", fmt.Errorf("does not know %s (%s) as a replica of %s", n, dn.Address(), m.Name())
 		case reps[i].Down():
 			return "", fmt.Errorf("sees replica %s as %s", n, strings.Join(reps[i].Flags, ","))
-		case reps[i].LinkStatus != "ok":
+		case reps[i].LinkStatus != "ok" && cannotFollow(ctx, x, m.Name(), n) == "":
 			return "", fmt.Errorf("sees replica %s with its link to the master %s", n, reps[i].LinkStatus)
 		case !redis.SameAddr(reps[i].MasterAddr, m.Address()):
 			return "", fmt.Errorf("sees replica %s following %s, not the master %s", n, reps[i].MasterAddr, m.Address())
 		}
 	}
 	return m.Name(), nil
+}
+
+// cannotFollow says why replica's version cannot follow master's (a
+// replica on an older version than its master, in the middle of a rolling
+// upgrade), "" when it can or the versions cannot be read.
+func cannotFollow(ctx context.Context, x *steps.Exec, master, replica string) string {
+	mc, err := x.Client(master)
+	if err != nil {
+		return ""
+	}
+	rc, err := x.Client(replica)
+	if err != nil {
+		return ""
+	}
+	mv, err := redis.ServerVersion(ctx, mc)
+	if err != nil {
+		return ""
+	}
+	rv, err := redis.ServerVersion(ctx, rc)
+	if err != nil {
+		return ""
+	}
+	if err := redis.CheckReplication(mv, rv); err != nil {
+		return err.Error()
+	}
+	return ""
 }

@@ -38,7 +38,7 @@ var sentinelSwitchoverSpec = &dsl.KindSpec{
 		{Name: "from", Type: dsl.ArgNode, Doc: "The current master (default with deployment: the master the sentinels name)."},
 		{Name: "to", Type: dsl.ArgNode, Doc: "The replica that becomes the master (default: the master's replica on the newest version, link up; the first declared among equals)."},
 		{Name: "method", Type: dsl.ArgString, Enum: []string{redis.SentinelAuto, redis.SentinelPause, redis.SentinelCoordinated}, Doc: `"auto" (default: the pause sequence), "pause", or "coordinated" (Valkey 9: SENTINEL FAILOVER ... COORDINATED).`},
-		{Name: "max_pause", Type: dsl.ArgDuration, Doc: "How long the old master's writes may stay paused (default 2s)."},
+		{Name: "max_pause", Type: dsl.ArgDuration, Doc: "How long the old master's writes may stay paused (default 2s; on 6.0, whose pause holds every client until it ends, 900ms)."},
 	},
 }
 
@@ -143,14 +143,32 @@ func (SentinelSwitchover) Describe(s *dsl.Step, sim *redis.Sim) []string {
 	if s.NodeArg("to") == "" {
 		toText = fmt.Sprintf("its replica on the newest version, link up (node.%s in a rehearsal)", to)
 	}
-	return []string{
+	lines := []string{
 		fmt.Sprintf("checks that %s name %s as master %q, CKQUORUM, no failover in progress, %s a replica with its link up",
 			strings.Join(refs, ", "), fromText, name, toText),
 		fmt.Sprintf("CONFIG SET replica-priority 0 on the other replicas of node.%s (restored afterwards), min-replicas-to-write on it as a fence", from),
 		fmt.Sprintf("CLIENT PAUSE WRITE on node.%s, waits for the replica's offset, SENTINEL FAILOVER %s when the leading sentinel's INFO of the replica is 770–800 ms old", from, name),
 		fmt.Sprintf("waits until every sentinel names node.%s, REPLICAOF it on node.%s while still paused, CLIENT UNPAUSE; writes stay paused for at most %s",
-			to, from, s.DurationArg("max_pause", 2*time.Second)),
+			to, from, pauseText(s)),
 	}
+	if s.StringArg("method", "") == redis.SentinelCoordinated {
+		lines = []string{
+			fmt.Sprintf("checks that %s name %s as master %q, run Valkey 9 (else refused), CKQUORUM, no failover in progress, %s a replica with its link up",
+				strings.Join(refs, ", "), fromText, name, toText),
+			fmt.Sprintf("CONFIG SET replica-priority 0 on the other replicas of node.%s (restored afterwards)", from),
+			fmt.Sprintf("SENTINEL FAILOVER %s COORDINATED: the sentinel has node.%s hand over to node.%s with FAILOVER (writes paused until the replica has every write, no loss window)", name, from, to),
+			fmt.Sprintf("waits until every sentinel names node.%s and every replica follows it", to),
+		}
+	}
+	return lines
+}
+
+// pauseText is the longest pause the step allows, as a plan says it.
+func pauseText(s *dsl.Step) string {
+	if d := s.DurationArg("max_pause", 0); d > 0 {
+		return d.String()
+	}
+	return fmt.Sprintf("%s (%s on 6.0, where the pause holds every client until it ends)", redis.DefaultSentinelMaxPause, redis.DefaultSentinelMaxPause60)
 }
 
 // sides resolves from and to at run time: the arguments, else the
@@ -251,7 +269,7 @@ func (SentinelSwitchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, er
 		Replica:    redis.SwitchoverNode{Addr: to.Address(), Client: tc},
 		Auth:       to.MasterAuth(),
 		Method:     x.Step.StringArg("method", redis.SentinelAuto),
-		MaxPause:   x.Step.DurationArg("max_pause", 2*time.Second),
+		MaxPause:   x.Step.DurationArg("max_pause", 0),
 		Log:        x.Log,
 	}
 	for _, sn := range sentinels {

@@ -62,6 +62,15 @@ func VersionFromInfo(info map[string]string) (Version, error) {
 	return v, nil
 }
 
+// ServerVersion reads a server's engine and version (INFO server).
+func ServerVersion(ctx context.Context, c *goredis.Client) (Version, error) {
+	info, err := ReadInfo(ctx, c, "server")
+	if err != nil {
+		return Version{}, err
+	}
+	return VersionFromInfo(info)
+}
+
 // RoleFromInfo is "master" or "replica" (INFO says "slave").
 func RoleFromInfo(info map[string]string) string {
 	if info["role"] == "slave" {

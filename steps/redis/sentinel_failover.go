@@ -49,8 +49,13 @@ const (
 
 // Defaults of SentinelSwitchoverOptions.
 const (
-	DefaultSentinelMaxPause  = 2 * time.Second
-	DefaultSentinelWaitLimit = 30 * time.Second
+	DefaultSentinelMaxPause = 2 * time.Second
+	// DefaultSentinelMaxPause60 is the pause on 6.0, which cannot be
+	// lifted early and pauses every client: every sentinel names the new
+	// master 300–400 ms after SENTINEL FAILOVER (sent as the pause
+	// begins), and the whole pause is the clients' stall.
+	DefaultSentinelMaxPause60 = 800 * time.Millisecond
+	DefaultSentinelWaitLimit  = 30 * time.Second
 	// The chosen replica's info-refresh on the sentinel that leads the
 	// failover when SENTINEL FAILOVER is sent. During a failover a sentinel
 	// sends INFO to a replica at its first timer tick (every 50-100 ms)
@@ -100,9 +105,9 @@ type SentinelSwitchoverOptions struct {
 	// SentinelCoordinated.
 	Method string
 	// MaxPause bounds how long the old master's writes stay paused
-	// (default 2 s). On 6.0 the pause cannot be lifted early: clients that
-	// learn the new master only from the leading sentinel (which announces
-	// +switch-master last) wait all of it.
+	// (default 2 s; 900 ms on 6.0). On 6.0 the pause cannot be lifted
+	// early: clients that learn the new master only from the leading
+	// sentinel (which announces +switch-master last) wait all of it.
 	MaxPause time.Duration
 	// InfoRefreshMin and InfoRefreshMax are the window of the chosen
 	// replica's info-refresh, on the leading sentinel, in which SENTINEL
@@ -239,9 +244,6 @@ func withSentinelDefaults(o SentinelSwitchoverOptions) SentinelSwitchoverOptions
 	if o.Method == "" {
 		o.Method = SentinelAuto
 	}
-	if o.MaxPause <= 0 {
-		o.MaxPause = DefaultSentinelMaxPause
-	}
 	if o.InfoRefreshMin <= 0 && o.InfoRefreshMax <= 0 {
 		o.InfoRefreshMin, o.InfoRefreshMax = DefaultInfoRefreshMin, DefaultInfoRefreshMax
 	}
@@ -262,6 +264,12 @@ func (s *sentinelSwitch) run(ctx context.Context) error {
 	coordinated, err := s.preflight(ctx)
 	if err != nil {
 		return err
+	}
+	if s.o.MaxPause <= 0 {
+		s.o.MaxPause = DefaultSentinelMaxPause
+		if !s.version.HasFailover() {
+			s.o.MaxPause = DefaultSentinelMaxPause60
+		}
 	}
 	defer s.restorePriorities(ctx)
 	if err := s.steer(ctx); err != nil {

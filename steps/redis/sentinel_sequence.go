@@ -308,16 +308,33 @@ func (s *sentinelSwitch) waitFollowers(ctx context.Context) error {
 	start := time.Now()
 	defer func() { s.res.ReplicasWait = time.Since(start) }()
 	nodes := append([]SwitchoverNode{s.o.Master}, s.others...)
+	// An old master that cannot read the new master's RDB follows it but
+	// cannot finish a full sync until it is upgraded: on 6.0 the
+	// sentinels' hello messages, queued in the pause, reach its
+	// replication stream before the demotion and rule out a partial
+	// resync. Its link is not waited for; the log says why.
+	cannotSync := ""
+	if nv, err := ServerVersion(ctx, s.o.Replica.Client); err == nil {
+		if err := CheckReplication(nv, s.version); err != nil {
+			cannotSync = err.Error()
+		}
+	}
 	deadline := start.Add(s.o.WaitLimit)
+	noted := false
 	for {
 		var behind []string
-		for _, n := range nodes {
+		for i, n := range nodes {
 			info, err := ReadInfo(ctx, n.Client, "replication")
 			switch {
 			case err != nil:
 				behind = append(behind, fmt.Sprintf("%s: %v", n.Addr, err))
 			case !FollowsMaster(info, s.o.Replica.Addr):
 				behind = append(behind, fmt.Sprintf("%s is a %s following %s:%s", n.Addr, RoleFromInfo(info), info["master_host"], info["master_port"]))
+			case info["master_link_status"] != "up" && i == 0 && cannotSync != "":
+				if !noted {
+					s.o.Log("the old master %s follows %s but its link is %s: %s (upgrade it next)", n.Addr, s.o.Replica.Addr, info["master_link_status"], cannotSync)
+					noted = true
+				}
 			case info["master_link_status"] != "up":
 				behind = append(behind, fmt.Sprintf("%s's link is %s", n.Addr, info["master_link_status"]))
 			}

@@ -304,11 +304,6 @@ func (r *rehearsal) startNodes(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if r.layout.Kind == topology.KindSentinel {
-		if err := r.attachReplicas(ctx); err != nil {
-			return err
-		}
-	}
 	r.before = map[string]nodeInfo{}
 	for _, spec := range r.layout.Nodes {
 		ni, err := r.readNodeInfo(ctx, spec.Name)

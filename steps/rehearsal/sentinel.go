@@ -17,9 +17,9 @@ import (
 )
 
 // The phases of a Sentinel layout (topology.KindSentinel): the data nodes
-// start as in any layout, then the replicas follow the first node
-// (attachReplicas, in "start nodes"); after the seed, once every replica
-// is in sync, the sentinels start and the rehearsal waits until they know
+// start as in any layout and the first one is seeded; then the others
+// follow it (attachReplicas) and, once every replica is in sync, the
+// sentinels start and the rehearsal waits until they know
 // the whole deployment (startSentinels); the write probe finds the master
 // through them (startSentinelTraffic); at the end the final master is the
 // data node they name (sentinelFinalMaster).
@@ -101,8 +101,8 @@ func sentinelAuthUser(user string) (string, string) {
 func (r *rehearsal) master() string { return r.layout.Nodes[0].Name }
 
 // attachReplicas makes every other data node a replica of the master
-// (REPLICAOF, with masteruser and masterauth), without waiting: the
-// replicas sync while the master is seeded, and startSentinels waits.
+// (REPLICAOF, with masteruser and masterauth), without waiting:
+// startSentinels waits for the sync.
 func (r *rehearsal) attachReplicas(ctx context.Context) error {
 	m, err := r.dep.Node(r.master())
 	if err != nil {
@@ -130,6 +130,13 @@ func (r *rehearsal) startSentinels(ctx context.Context) error {
 		return nil
 	}
 	spec := r.layout.Sentinel
+	// The replicas attach after the seed: a full sync carries the seeded
+	// keys' expiry times as they are on the master, where a 6.0 master
+	// would propagate each SET ... EX as a relative TTL that every replica
+	// starts when it receives it, later than the master.
+	if err := r.attachReplicas(ctx); err != nil {
+		return err
+	}
 	if err := r.waitReplicasInSync(ctx, replicaSyncTimeout); err != nil {
 		return err
 	}
