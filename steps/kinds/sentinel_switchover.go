@@ -115,6 +115,11 @@ func (SentinelSwitchover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 		}
 	}
 	from, to := staticSides(s, sim)
+	vf, okf := sim.Version(from)
+	vt, okt := sim.Version(to)
+	if okf && okt {
+		s.PointOfNoReturn = switchPointOfNoReturn(from, to, vf, vt)
+	}
 	if to != "" {
 		sim.Detach(to)
 	}

@@ -81,9 +81,16 @@ func (Switchover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 	if s.BoolArg("demote", true) {
 		sim.Follow(from, to)
 	}
-	if !okf || !okt {
-		return diags
+	if okf && okt {
+		s.PointOfNoReturn = switchPointOfNoReturn(from, to, vf, vt)
 	}
+	return diags
+}
+
+// switchPointOfNoReturn says why, after the master role moved from the
+// node from (version vf) to the node to (vt), the old node cannot serve as
+// its replica for long; "" when it can.
+func switchPointOfNoReturn(from, to string, vf, vt redis.Version) string {
 	var why []string
 	if err := redis.CheckReplication(vt, vf); err != nil {
 		why = append(why, fmt.Sprintf("after it, %q (%s) can follow %q (%s) only by partial resync; a full resync fails: %s", from, vf, to, vt, strings.TrimSuffix(err.Error(), ".")))
@@ -91,8 +98,7 @@ func (Switchover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 	if vf.Engine == redis.EngineRedis && !vf.AtLeast(7, 0) && vt.AtLeast(7, 0) {
 		why = append(why, fmt.Sprintf("after the first write on %q (%s), commands such as SET .. EX propagate as SET .. PXAT, which %q (%s) does not know: it diverges silently", to, vt, from, vf))
 	}
-	s.PointOfNoReturn = strings.Join(why, "; and ")
-	return diags
+	return strings.Join(why, "; and ")
 }
 
 // Describe names the sequence the rehearsal versions will use.

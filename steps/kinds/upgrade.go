@@ -35,6 +35,11 @@ func (Upgrade) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	node := s.NodeArg("node")
 	to := s.Args["version"].Version
+	if n := s.Runbook().Nodes[node]; n != nil && n.Sentinel {
+		// A sentinel holds no data: only its configuration file.
+		sim.SetVersion(node, to)
+		return nil
+	}
 	if from, ok := sim.Version(node); ok {
 		if err := redis.CheckUpgrade(from, to); err != nil {
 			diags = append(diags, &hcl.Diagnostic{
@@ -57,9 +62,13 @@ func (Upgrade) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 // lifecycle block.
 func (Upgrade) Describe(s *dsl.Step, sim *redis.Sim) []string {
 	to := s.Args["version"].Version
-	out := []string{fmt.Sprintf("replaces the server of %s with %s, keeping its data and address (rehearsal: a new container)", nodeText(s, "node", sim), to)}
 	rb, name := s.Runbook(), s.NodeArg("node")
 	n := rb.Nodes[name]
+	keeps := "its data and address"
+	if n != nil && n.Sentinel {
+		keeps = "its configuration file (its id, the epochs, the replicas and sentinels it knows) and address"
+	}
+	out := []string{fmt.Sprintf("replaces the server of %s with %s, keeping %s (rehearsal: a new container)", nodeText(s, "node", sim), to, keeps)}
 	if n == nil || n.Lifecycle == nil {
 		return append(out, fmt.Sprintf("live: refused, node.%s has no lifecycle block to upgrade it with (a rehearsal does not need one)", name))
 	}

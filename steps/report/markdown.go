@@ -111,6 +111,9 @@ func writeReportMarkdown(w io.Writer, r *Report) error {
 	}
 	if t := r.Traffic; t != nil {
 		ew.printf("\nTraffic: %d attempted, %d acked, %d failed, **%d lost**, longest write stall %.1f ms.\n", t.Attempted, t.Acked, t.Failed, t.Lost, t.MaxStallMS)
+		for _, f := range r.Followed() {
+			ew.printf("%s.\n", strings.ToUpper(f[:1])+f[1:])
+		}
 	}
 	if d := r.Data; d != nil {
 		ew.printf("\nData: %d keys seeded; the final master `%s` holds them unchanged: %v (%s; expiries equal within %d ms).\n", d.SeededKeys, d.FinalMaster, d.Equal, d.Method, d.TTLToleranceMS)

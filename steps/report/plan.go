@@ -137,8 +137,9 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 	sim := rb.Sim()
 	walk := func(list []*dsl.Step, out *[]PlanStep) {
 		rb.Walk(list, sim, func(s *dsl.Step) {
-			*out = append(*out, planStep(len(*out)+1, s, s.Impl.Describe(s, sim)))
-			s.Impl.Check(s, sim) // advance the walk; the runbook was checked when loaded
+			sends := s.Impl.Describe(s, sim)
+			s.Impl.Check(s, sim) // advance the walk (and mark an iteration's point of no return); the runbook was checked when loaded
+			*out = append(*out, planStep(len(*out)+1, s, sends))
 		})
 	}
 	walk(rb.Steps, &p.Steps)

@@ -149,6 +149,9 @@ func writeReportText(w io.Writer, r *Report) error {
 			ew.printf(" (during %q)", t.MaxStallStep)
 		}
 		ew.printf("\n")
+		for _, f := range r.Followed() {
+			ew.printf("  %s\n", f)
+		}
 		if len(t.ErrorsByKind) > 0 {
 			var kinds []string
 			for _, k := range slices.Sorted(maps.Keys(t.ErrorsByKind)) {
