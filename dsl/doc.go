@@ -25,6 +25,14 @@
 // order over a simulation of the nodes' versions (redis.Sim): a replica that
 // cannot read its master's RDB is refused, the point of no return is marked.
 //
+// A sentinel block (sentinel.go) declares a Sentinel deployment whose data
+// nodes and sentinels become nodes of the runbook; a group block
+// (group.go) repeats its steps over a set of them read when the group
+// starts (sentinel.NAME.replicas). References known only at run time
+// (each.node, sentinel.NAME.master) stay references in the steps; Bind
+// resolves them when a step starts, and Walk walks the groups statically
+// (their members as a rehearsal starts) for the checks and the plan.
+//
 // Live values are typed at validate time (node.x.role is a string,
 // node.x.keys a number, INFO fields strings), so node.old.role + 1 is an
 // error before any server is touched (typecheck.go), and an INFO field no

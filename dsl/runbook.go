@@ -336,6 +336,18 @@ func (r *Runbook) NodeNames() []string {
 	return names
 }
 
+// DataNodeNames returns the names of the nodes that hold data, sorted:
+// every node but the sentinels of a Sentinel deployment.
+func (r *Runbook) DataNodeNames() []string {
+	var names []string
+	for _, n := range r.NodeNames() {
+		if !r.Nodes[n].Sentinel {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
 // Var returns the value of var.NAME.
 func (r *Runbook) Var(name string) (cty.Value, bool) {
 	v, ok := r.vars[name]

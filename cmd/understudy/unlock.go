@@ -54,7 +54,7 @@ func runUnlock(args []string, stdout, stderr io.Writer) int {
 	t := live.New(rb)
 	defer t.Close(context.WithoutCancel(ctx))
 	var nodes []apply.Node
-	for _, name := range rb.NodeNames() {
+	for _, name := range rb.DataNodeNames() {
 		n, err := t.Node(name)
 		if err != nil {
 			return fail(exitUsage, err)

@@ -187,7 +187,7 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 // of an apply, refused (a *HeldError) while another run holds it.
 func lockNodes(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Options) (*Lock, error) {
 	var nodes []Node
-	for _, name := range rb.NodeNames() {
+	for _, name := range rb.DataNodeNames() {
 		n, err := t.Node(name)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/topology"
@@ -38,7 +39,14 @@ func ReadNodes(ctx context.Context, t topology.Topology, names []string) ([]Node
 		if err != nil {
 			return nil, fmt.Errorf("node %q: %w", name, err)
 		}
-		info, err := redis.ReadInfo(ctx, c, "server", "replication", "keyspace")
+		info, err := redis.ReadInfo(ctx, c, "server")
+		if err == nil && info["redis_mode"] != "sentinel" {
+			// A sentinel has neither replication nor keyspace.
+			var more map[string]string
+			if more, err = redis.ReadInfo(ctx, c, "replication", "keyspace"); err == nil {
+				maps.Copy(info, more)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("node %q at %s: %w", name, n.Address(), err)
 		}

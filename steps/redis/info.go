@@ -71,10 +71,14 @@ func ServerVersion(ctx context.Context, c *goredis.Client) (Version, error) {
 	return VersionFromInfo(info)
 }
 
-// RoleFromInfo is "master" or "replica" (INFO says "slave").
+// RoleFromInfo is "master" or "replica" (INFO says "slave"), or
+// "sentinel" for a sentinel (redis_mode in INFO server).
 func RoleFromInfo(info map[string]string) string {
 	if info["role"] == "slave" {
 		return "replica"
+	}
+	if info["role"] == "" && info["redis_mode"] == "sentinel" {
+		return "sentinel"
 	}
 	return info["role"]
 }

@@ -16,19 +16,17 @@
 //     it, so every step runs the same way against both.
 //
 // Standalone (any number of nodes, endpoints that clients connect to
-// directly) is the only kind built today. The others plug in here:
+// directly) and Sentinel are built; For chooses from the runbook:
 //
-//   - Sentinel: a Layout of KindSentinel adds the master name and the
-//     sentinels (nodes of their own role); Topology gains the sentinels' view
-//     (the master by name, the replicas and sentinels they know), and
-//     clients discover the master through the sentinels instead of an
-//     endpoint. Built so far: the Sentinel queries and the lossless
-//     switchover (package redis), the sentinel_switchover step kind with
-//     sentinels given as nodes, sentinels as rehearsal containers
-//     (container.RunSentinel) and a writer that finds the master through
-//     Sentinel (package traffic).
+//   - Sentinel: a Layout of KindSentinel holds the data nodes (the first is
+//     the master a rehearsal starts), the sentinels (nodes of their own) and
+//     the monitoring settings. Its nodes are ordinary nodes of the Topology,
+//     sentinels included (their client speaks to the sentinel, Upgrade
+//     restarts it on its configuration file); which data node is the master
+//     is asked of the sentinels when a step starts (package steps), and
+//     clients find it through them rather than through an endpoint.
 //   - Cluster: a Layout of KindCluster declares the shape (masters ×
-//     replicas); its nodes are discovered at run time (CLUSTER NODES), so
-//     Topology gains a Discover method returning the shards, which steps
-//     iterate over with for_each.
+//     replicas); its nodes are discovered at run time (CLUSTER NODES), and
+//     groups iterate over the shards as they do over a Sentinel
+//     deployment's replicas.
 package topology
