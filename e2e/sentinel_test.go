@@ -113,25 +113,22 @@ func TestSentinelRolling(t *testing.T) {
 	}
 }
 
-// The two unsafe orders, rehearsed the same way, lose acknowledged writes,
-// and their rehearsals fail saying so.
-func TestSentinelUnsafeOrdersLoseWrites(t *testing.T) {
-	for _, runbook := range []string{
-		"runbooks/examples/unsafe-sentinel-failover.hcl",
-		"runbooks/examples/unsafe-sentinel-pause-failover.hcl",
-	} {
-		t.Run(runbook[strings.LastIndex(runbook, "/")+1:], func(t *testing.T) {
-			res := rehearse(t, runbook, "--var", "from=7.0", "--var", "to=8.0")
-			rep := res.report
-			if res.code == 0 || rep.Status != "failed" || rep.Traffic == nil || rep.Traffic.Lost == 0 {
-				t.Fatalf("exit %d, status %s, traffic %+v: the unsafe order should lose writes and fail", res.code, rep.Status, rep.Traffic)
-			}
-			if !lostSaid(rep) {
-				t.Errorf("the report does not say writes were lost: %v", rep.Errors)
-			}
-			t.Logf("%s: %d of %d acknowledged writes lost; errors: %v", runbook, rep.Traffic.Lost, rep.Traffic.Acked, rep.Errors)
-		})
+// The upgrade guide's order, a plain SENTINEL FAILOVER, rehearsed the same
+// way, loses acknowledged writes (the old master acknowledges them until
+// Sentinel reconfigures it), and its rehearsal fails saying so. The chart's
+// pause-failover-unpause order is in the bench only: its loss depends on a
+// race the rehearsal does not hit every time (see README, "Sentinel").
+func TestSentinelPlainFailoverLosesWrites(t *testing.T) {
+	runbook := "runbooks/examples/unsafe-sentinel-failover.hcl"
+	res := rehearse(t, runbook, "--var", "from=7.0", "--var", "to=8.0")
+	rep := res.report
+	if res.code == 0 || rep.Status != "failed" || rep.Traffic == nil || rep.Traffic.Lost == 0 {
+		t.Fatalf("exit %d, status %s, traffic %+v: the plain failover should lose writes and fail", res.code, rep.Status, rep.Traffic)
 	}
+	if !lostSaid(rep) {
+		t.Errorf("the report does not say writes were lost: %v", rep.Errors)
+	}
+	t.Logf("%s: %d of %d acknowledged writes lost; errors: %v", runbook, rep.Traffic.Lost, rep.Traffic.Acked, rep.Errors)
 }
 
 func lostSaid(rep *report.Report) bool {

@@ -53,9 +53,11 @@ step "command" "failover" {
   command = ["SENTINEL", "FAILOVER", "mymaster"]
 }
 
-step "wait" "new_master" {
-  description = "Until the sentinels name another master."
-  until       = sentinel.cache.master.name != "cache-1"
+step "command" "new_master" {
+  description = "Until a sentinel names another master (the chart polls one sentinel), then unpause at once."
+  node        = node.cache-sentinel-2
+  command     = ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]
+  until       = step.new_master.output[1] != node.cache-1.info.tcp_port
   timeout     = "30s"
 }
 
