@@ -273,3 +273,24 @@ func (s *SentinelSet) notReady(masterAddr string) string {
 	}
 	return ""
 }
+
+// Deployment is a runbook's sentinel block for the set: Sentinel
+// deployment "cache" with the data nodes in the order of Servers() (so
+// cache-1 is the master the set starts with) and the sentinels, the data
+// nodes' password read with env(passwordEnv). The sentinels have no
+// password.
+func (s *SentinelSet) Deployment(passwordEnv string) string {
+	quoted := func(addrs []string) string {
+		var q []string
+		for _, a := range addrs {
+			q = append(q, strconv.Quote(a))
+		}
+		return strings.Join(q, ", ")
+	}
+	var data []string
+	for _, srv := range s.Servers() {
+		data = append(data, srv.Addr)
+	}
+	return fmt.Sprintf("sentinel \"cache\" {\n  master_name = %q\n  data_nodes  = [%s]\n  sentinels   = [%s]\n  password    = env(%q)\n}\n",
+		s.Name, quoted(data), quoted(s.SentinelAddrs()), passwordEnv)
+}

@@ -2,7 +2,6 @@ package kinds_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -25,25 +24,7 @@ import (
 func TestSentinelDeploymentGroups(t *testing.T) {
 	set := redistest.StartSentinelSet(t)
 	t.Setenv("SENTINEL_GROUPS_PASSWORD", set.Password)
-	quote := func(addrs []string) string {
-		var q []string
-		for _, a := range addrs {
-			q = append(q, fmt.Sprintf("%q", a))
-		}
-		return strings.Join(q, ", ")
-	}
-	var data []string
-	for _, s := range set.Servers() {
-		data = append(data, s.Addr)
-	}
-	src := fmt.Sprintf(`
-sentinel "cache" {
-  master_name = %q
-  data_nodes  = [%s]
-  sentinels   = [%s]
-  password    = env("SENTINEL_GROUPS_PASSWORD")
-}
-
+	src := set.Deployment("SENTINEL_GROUPS_PASSWORD") + `
 step "sentinel_check" "healthy" {
   deployment = sentinel.cache
 }
@@ -78,7 +59,7 @@ group "after" {
 step "sentinel_check" "healthy_after" {
   deployment = sentinel.cache
 }
-`, set.Name, quote(data), quote(set.SentinelAddrs()))
+`
 	rb, diags := dsl.LoadSource("groups.hcl", []byte(src), dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeLive})
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -117,5 +98,44 @@ step "sentinel_check" "healthy_after" {
 	t.Logf("writer through Sentinel: %d acknowledged, %d lost, %d failed, longest stall %.1f ms", rep.Acked, rep.Lost, rep.Failed, rep.MaxStallMS)
 	if rep.Acked == 0 || rep.Lost != 0 || rep.Failed != 0 {
 		t.Errorf("writer: %d acknowledged, %d lost, %d failed", rep.Acked, rep.Lost, rep.Failed)
+	}
+}
+
+// TestSentinelDiscoveryPassesOverADownSentinel: with one sentinel stopped,
+// sentinel.cache.master and the replicas are read from the others.
+func TestSentinelDiscoveryPassesOverADownSentinel(t *testing.T) {
+	set := redistest.StartSentinelSet(t)
+	t.Setenv("SENTINEL_DOWN_PASSWORD", set.Password)
+	set.Sentinels[0].Stop()
+	src := set.Deployment("SENTINEL_DOWN_PASSWORD") + `
+step "assert" "master" {
+  condition     = sentinel.cache.master.name == "cache-1" && sentinel.cache.master.role == "master"
+  error_message = "the sentinels name ${sentinel.cache.master.name}"
+}
+
+group "replicas" {
+  for_each = sentinel.cache.replicas
+  step "assert" "replica" {
+    condition = each.node.role == "replica"
+  }
+}
+`
+	rb, diags := dsl.LoadSource("down.hcl", []byte(src), dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeLive})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ctx := context.Background()
+	topo := live.New(rb)
+	defer topo.Close(ctx)
+	res := steps.New(rb, steps.Options{Topology: topo}).Run(ctx)
+	if res.Status != steps.StatusPassed {
+		t.Fatalf("run %s: %v", res.Status, res.Diagnostics)
+	}
+	var names []string
+	for _, s := range res.Steps {
+		names = append(names, s.Step.Name)
+	}
+	if want := []string{"master", "replica[cache-2]", "replica[cache-3]"}; !slices.Equal(names, want) {
+		t.Errorf("steps ran: %v, want %v", names, want)
 	}
 }
