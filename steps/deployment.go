@@ -2,23 +2,12 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
-	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
-	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/topology"
 	"github.com/zclconf/go-cty/cty"
 )
-
-// sentinelQueryTimeout bounds one question to one sentinel, so that an
-// unreachable sentinel does not hold a step while the others answer.
-const sentinelQueryTimeout = 3 * time.Second
 
 // bind resolves the step's node arguments that are known only when it
 // starts (dsl.Step.Bind): sentinel.NAME.master is asked of the sentinels
@@ -67,36 +56,9 @@ func (in *Interpreter) sentinelMaster(ctx context.Context, dep string) (string, 
 	if d == nil {
 		return "", fmt.Errorf("no sentinel deployment %q", dep)
 	}
-	says := map[string][]string{} // master address → the sentinels that say so
-	var failed []error
-	for _, name := range d.Sentinels {
-		addr, err := askSentinel(ctx, in, name, func(qctx context.Context, c *goredis.Client) (string, error) {
-			return redis.SentinelMasterAddr(qctx, c, d.MasterName)
-		})
-		if err != nil {
-			failed = append(failed, err)
-			continue
-		}
-		says[addr] = append(says[addr], name)
-	}
-	switch len(says) {
-	case 0:
-		return "", fmt.Errorf("no sentinel named the master %q: %w", d.MasterName, errors.Join(failed...))
-	case 1:
-	default:
-		var parts []string
-		for _, addr := range slices.Sorted(maps.Keys(says)) {
-			parts = append(parts, fmt.Sprintf("%s say %s", strings.Join(says[addr], ", "), addr))
-		}
-		return "", fmt.Errorf("the sentinels disagree on the master %q (a failover under way?): %s", d.MasterName, strings.Join(parts, "; "))
-	}
-	var addr string
-	for a := range says {
-		addr = a
-	}
-	n, ok := topology.NodeByAddress(in.opts.Topology, d.DataNodes, addr)
-	if !ok {
-		return "", fmt.Errorf("the sentinels name %s as the master %q, which is none of the data nodes of %q (%s)", addr, d.MasterName, dep, strings.Join(d.DataNodes, ", "))
+	n, err := topology.AskSentinels(ctx, in.opts.Topology, d.Sentinels, d.MasterName).Master(in.opts.Topology, d.DataNodes)
+	if err != nil {
+		return "", err
 	}
 	return n.Name(), nil
 }
@@ -118,27 +80,6 @@ func (in *Interpreter) sentinelReplicas(ctx context.Context, d *dsl.SentinelDepl
 		}
 	}
 	return out, nil
-}
-
-// askSentinel runs one query against one sentinel, bounded in time, with
-// the sentinel's name and address in the error.
-func askSentinel[T any](ctx context.Context, in *Interpreter, name string, q func(context.Context, *goredis.Client) (T, error)) (T, error) {
-	var zero T
-	n, err := in.opts.Topology.Node(name)
-	if err != nil {
-		return zero, fmt.Errorf("sentinel %q: %w", name, err)
-	}
-	c, err := n.Client()
-	if err != nil {
-		return zero, fmt.Errorf("sentinel %q: %w", name, err)
-	}
-	qctx, cancel := context.WithTimeout(ctx, sentinelQueryTimeout)
-	defer cancel()
-	v, err := q(qctx, c)
-	if err != nil {
-		return zero, fmt.Errorf("sentinel %q (%s): %w", name, n.Address(), err)
-	}
-	return v, nil
 }
 
 // SentinelMaster is the data node the sentinels of deployment dep name as

@@ -35,8 +35,10 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			"no terminal and no flag it refuses). Given a PLAN saved by 'understudy plan --out', it\n"+
 			"applies what was approved and refuses when the runbook or a node changed since; only\n"+
 			"sensitive variables may be given again with --var.\n\n"+
-			"A canary writes at a low rate through the first endpoint that declares the application's\n"+
-			"address, on keys "+apply.CanaryPrefix+"* that it removes at the end, and the report\n"+
+			"A canary writes at a low rate where the application writes: through the first endpoint\n"+
+			"that declares the application's address, or, for a Sentinel deployment, to the master\n"+
+			"the sentinels name (following their failovers). Its acknowledged writes are read back\n"+
+			"from the final master and its keys "+apply.CanaryPrefix+"* removed at the end; the report\n"+
 			"gives its acknowledged, lost and failed writes and its longest stall.\n"+
 			"Exit code 0 only when every step passed and the canary lost nothing; 1 when the apply\n"+
 			"ran and did not pass; 2 when it was refused; 130 when a signal interrupted it.", stderr)

@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
 	"github.com/understudy/understudy/steps/dataset"
-	"github.com/understudy/understudy/steps/live"
 	"github.com/understudy/understudy/steps/redact"
 	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/report"
@@ -37,8 +33,9 @@ type Options struct {
 	// Planned, when applying a saved plan, are the nodes as planned: a
 	// node that changed since refuses the apply before the first write.
 	Planned []NodeState
-	// CanaryRate is the canary's writes per second through the endpoint's
-	// address; 0 means DefaultCanaryRate, negative no canary.
+	// CanaryRate is the canary's writes per second where the application
+	// writes (an endpoint's address, or Sentinel); 0 means
+	// DefaultCanaryRate, negative no canary.
 	CanaryRate int
 	// Comparer runs the verify steps' comparisons; nil: in this process.
 	Comparer dataset.Comparer
@@ -101,10 +98,13 @@ func Preflight(ctx context.Context, rb *dsl.Runbook, t topology.Topology, plan *
 	return nodes, nil
 }
 
-// Run applies the runbook to the nodes of t: the canary through the first
-// endpoint's address, the steps with their rollback, then the canary's
-// ledger read back from the final master. Call Preflight first. The report
-// says how it went; an error means the apply could not run at all.
+// Run applies the runbook to the nodes of t: the canary where the
+// application writes (through the first endpoint that declares its
+// address, or through the sentinels of a Sentinel deployment), the steps
+// with their rollback, then the canary's ledger read back from the final
+// master (the endpoint's target, or the data node the sentinels name).
+// Call Preflight first. The report says how it went; an error means the
+// apply could not run at all.
 func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []NodeState, o Options) (*report.Report, error) {
 	origin := time.Now()
 	secrets := o.Secrets
@@ -129,7 +129,7 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(lw, "lock %s taken on every node (lease %s, renewed while the apply runs)\n", lock.Info().ID, lock.TTL())
+		fmt.Fprintf(lw, "lock %s taken on every data node (lease %s, renewed while the apply runs)\n", lock.Info().ID, lock.TTL())
 		defer func() {
 			if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
 				fmt.Fprintf(lw, "warning: release lock %s: %v (understudy unlock %s %s)\n", lock.Info().ID, err, o.Runbook, lock.Info().ID)
@@ -143,8 +143,11 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 			return nil, err
 		}
 	}
-	if can != nil {
-		fmt.Fprintf(lw, "canary: %d writes/s through endpoint %q at %s (keys %s*)\n", can.rate, can.endpoint, can.addr, can.prefix)
+	switch {
+	case can != nil:
+		fmt.Fprintf(lw, "canary: %d writes/s through %s (keys %s*)\n", can.rate, can.target.via, can.prefix)
+	case !o.DryRun && o.CanaryRate >= 0:
+		fmt.Fprintln(lw, "canary: none (no endpoint declares the application's address, and no Sentinel deployment is declared)")
 	}
 
 	hooks = append([]steps.Hook{steps.NewProgress(lw, rb), report.NewRecorder(rep, rb, origin, secrets)}, hooks...)
@@ -165,7 +168,7 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	if can != nil {
-		can.finish(vctx, rep, t, rb.NodeNames(), lw)
+		can.finish(vctx, rep, lw)
 	}
 	for i, n := range rep.Nodes {
 		if node, err := t.Node(n.Name); err == nil {
@@ -215,147 +218,4 @@ func lockNodes(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Opti
 		l, err = Acquire(ctx, nodes, info, ttl)
 	}
 	return l, err
-}
-
-// canary is the low-rate writer of an apply.
-type canary struct {
-	w            *traffic.Writer
-	addr, prefix string
-	rate         int
-	endpoint     string
-}
-
-// startCanary starts the canary through the first endpoint that declares
-// the application's address, with the credentials of the node it targets.
-// No endpoint with an address: no canary, said in the log by the caller.
-func startCanary(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Options, origin time.Time) (*canary, error) {
-	if o.CanaryRate < 0 {
-		return nil, nil
-	}
-	var ep *dsl.Endpoint
-	for _, name := range slices.Sorted(maps.Keys(rb.Endpoints)) {
-		if e := rb.Endpoints[name]; e.Address != "" {
-			ep = e
-			break
-		}
-	}
-	if ep == nil {
-		return nil, nil
-	}
-	target, ok := rb.Nodes[ep.Target]
-	if !ok {
-		return nil, fmt.Errorf("canary: endpoint %q targets no node", ep.Name)
-	}
-	rate := o.CanaryRate
-	if rate == 0 {
-		rate = DefaultCanaryRate
-	}
-	prefix := fmt.Sprintf("%s%d:", CanaryPrefix, origin.UnixNano())
-	// The application reaches the target node through the endpoint as it
-	// would reach the node: with its credentials and its TLS settings.
-	tc, err := live.TLSConfig(target)
-	if err != nil {
-		return nil, fmt.Errorf("canary: %w", err)
-	}
-	w, err := traffic.Start(ctx, traffic.Options{
-		Addr: ep.Address, Username: target.Username, Password: target.Password, TLSConfig: tc,
-		Prefix: prefix, Rate: rate, Workers: 2, Origin: origin, MaxDuration: 24 * time.Hour,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start the canary through %s: %w", ep.Address, err)
-	}
-	return &canary{w: w, addr: ep.Address, prefix: prefix, rate: rate, endpoint: ep.Name}, nil
-}
-
-// finish stops the canary, reads its acknowledged writes back from the
-// endpoint's final target, puts the figures in the report and removes the
-// canary's keys.
-func (c *canary) finish(ctx context.Context, rep *report.Report, t topology.Topology, names []string, log io.Writer) {
-	tr := c.w.Stop()
-	rep.Traffic = tr
-	ep, err := t.Endpoint(c.endpoint)
-	if err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("canary: %v", err))
-		return
-	}
-	final, fc, err := finalMaster(ctx, t, names, ep.Target())
-	if err == nil {
-		err = c.w.Verify(ctx, fc, tr)
-	}
-	if err != nil {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("canary: read back acknowledged writes from %q: %v", final, err))
-		if rep.Status == steps.StatusPassed {
-			rep.Status = steps.StatusFailed
-		}
-		return
-	}
-	rep.AttributeStalls(tr)
-	if tr.Lost > 0 {
-		rep.Errors = append(rep.Errors, fmt.Sprintf("canary: %d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, final, tr.LostSamples))
-		if rep.Status == steps.StatusPassed {
-			rep.Status = steps.StatusFailed
-		}
-	}
-	// Every canary's keys: also those of an earlier run of this apply
-	// that died (the lock keeps other applies off these nodes).
-	removed, err := removeKeys(ctx, fc, CanaryPrefix+"*")
-	if err != nil {
-		fmt.Fprintf(log, "warning: canary keys %s* not all removed from %q: %v\n", CanaryPrefix, final, err)
-		return
-	}
-	fmt.Fprintf(log, "canary: %d acknowledged, %d lost, longest stall %.1f ms; %d keys removed from %q\n", tr.Acked, tr.Lost, tr.MaxStallMS, removed, final)
-}
-
-// finalMaster is the node the application writes to at the end: the
-// endpoint's target, or, when the target is a replica (a resumed run's
-// endpoint only knows where it was pointed last by this process), the
-// node it replicates from.
-func finalMaster(ctx context.Context, t topology.Topology, names []string, target string) (string, *goredis.Client, error) {
-	n, err := t.Node(target)
-	if err != nil {
-		return target, nil, err
-	}
-	c, err := n.Client()
-	if err != nil {
-		return target, nil, err
-	}
-	info, err := redis.ReadInfo(ctx, c, "replication")
-	if err != nil || info["role"] == "master" {
-		return target, c, err
-	}
-	addr := redis.MasterAddr(info)
-	m, ok := topology.NodeByAddress(t, names, addr)
-	if !ok {
-		return target, c, nil
-	}
-	mc, err := m.Client()
-	return m.Name(), mc, err
-}
-
-// removeKeys unlinks the keys matching pattern, a SCAN page at a time.
-func removeKeys(ctx context.Context, c *goredis.Client, pattern string) (int64, error) {
-	var n int64
-	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		d, err := c.Unlink(ctx, batch...).Result()
-		n += d
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			if err := flush(); err != nil {
-				return n, err
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return n, err
-	}
-	return n, flush()
 }

@@ -444,79 +444,20 @@ func (r *rehearsal) startSentinelTraffic(ctx context.Context) error {
 // the address they name is none of the data nodes; problems say so, and
 // name the sentinels that did not answer while the others agreed.
 func (r *rehearsal) sentinelFinalMaster(ctx context.Context, agree time.Duration) (final string, problems []string) {
-	mname := r.layout.Sentinel.MasterName
-	var (
-		answers map[string]string // sentinel → address
-		failed  []string          // "sentinel: error"
-	)
-	deadline := time.Now().Add(agree)
-	for {
-		answers, failed = map[string]string{}, nil
-		for _, s := range r.layout.Sentinel.Sentinels {
-			addr, err := r.askMaster(ctx, s.Name)
-			if err != nil {
-				failed = append(failed, fmt.Sprintf("%s: %v", s.Name, err))
-				continue
-			}
-			answers[s.Name] = addr
-		}
-		if (len(failed) == 0 && len(distinct(answers)) == 1) || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		sleepCtx(ctx, sentinelPoll)
+	spec := r.layout.Sentinel
+	var names []string
+	for _, s := range spec.Sentinels {
+		names = append(names, s.Name)
 	}
-	addrs := distinct(answers)
-	switch len(addrs) {
-	case 0:
-		return "", []string{fmt.Sprintf("no sentinel named the final master %q: %s", mname, strings.Join(failed, "; "))}
-	case 1:
-	default:
-		var each []string
-		for _, s := range r.layout.Sentinel.Sentinels {
-			if a, ok := answers[s.Name]; ok {
-				each = append(each, fmt.Sprintf("%s names %s", s.Name, r.describeAddr(a)))
-			}
-		}
-		return "", []string{fmt.Sprintf("the sentinels disagree about the final master %q after waiting %s: %s", mname, agree, strings.Join(each, ", "))}
+	a := topology.WaitSentinelsAgree(ctx, r.dep, names, spec.MasterName, agree, sentinelPoll)
+	n, err := a.Master(r.dep, r.layout.NodeNames())
+	if err != nil {
+		return "", []string{fmt.Sprintf("the final master: %v", err)}
 	}
-	n, ok := topology.NodeByAddress(r.dep, r.layout.NodeNames(), addrs[0])
-	if !ok {
-		return "", []string{fmt.Sprintf("the sentinels name %s as the final master %q, which is none of the data nodes", addrs[0], mname)}
-	}
-	if len(failed) > 0 {
-		problems = append(problems, fmt.Sprintf("sentinel(s) did not name the final master %q (the others name node %s): %s", mname, n.Name(), strings.Join(failed, "; ")))
+	if len(a.Failed) > 0 {
+		problems = append(problems, fmt.Sprintf("sentinel(s) did not name the final master %q (the others name node %s): %s", spec.MasterName, n.Name(), strings.Join(a.Failed, "; ")))
 	}
 	return n.Name(), problems
-}
-
-// askMaster asks one sentinel for the master's address, within
-// sentinelQueryTimeout.
-func (r *rehearsal) askMaster(ctx context.Context, sentinel string) (string, error) {
-	c, err := r.client(sentinel)
-	if err != nil {
-		return "", err
-	}
-	qctx, cancel := context.WithTimeout(ctx, sentinelQueryTimeout)
-	defer cancel()
-	return redis.SentinelMasterAddr(qctx, c, r.layout.Sentinel.MasterName)
-}
-
-// describeAddr is an address with the data node listening there, if any.
-func (r *rehearsal) describeAddr(addr string) string {
-	if n, ok := topology.NodeByAddress(r.dep, r.layout.NodeNames(), addr); ok {
-		return fmt.Sprintf("%s (node %s)", addr, n.Name())
-	}
-	return addr + " (no data node)"
-}
-
-// distinct returns the values of m, sorted, without repeats.
-func distinct(m map[string]string) []string {
-	var out []string
-	for _, v := range m {
-		out = append(out, v)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // waitFor polls cond every sentinelPoll until it reports nothing missing

@@ -244,7 +244,7 @@ func checkReportNodes(t *testing.T, nodes []report.Node) {
 func TestSentinelFinalMasterUnknown(t *testing.T) {
 	r := &rehearsal{layout: sentinelLayout("7.0"), dep: newDeployment(), log: &bytes.Buffer{}, secrets: redact.New()}
 	final, problems := r.sentinelFinalMaster(context.Background(), 0)
-	if final != "" || len(problems) != 1 || !strings.HasPrefix(problems[0], `no sentinel named the final master "mymaster": s1: node "s1" has no rehearsal container`) {
+	if final != "" || len(problems) != 1 || !strings.HasPrefix(problems[0], `the final master: no sentinel named the master "mymaster": sentinel "s1": node "s1" has no rehearsal container`) {
 		t.Fatalf("final %q, problems %q", final, problems)
 	}
 
