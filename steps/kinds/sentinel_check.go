@@ -68,7 +68,7 @@ func (SentinelCheck) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) 
 			return cty.ObjectVal(map[string]cty.Value{"master": cty.StringVal(master)}), nil
 		}
 		if last == nil || err.Error() != last.Error() {
-			x.Log("not yet: %v", err)
+			x.Log("not yet: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
 		last = err
 		t := time.NewTimer(sentinelCheckInterval)
