@@ -9,8 +9,11 @@
 // lossless Sentinel switchover (sentinel_failover.go, sentinel_steer.go,
 // sentinel_sequence.go: steer the choice with replica-priority, time
 // SENTINEL FAILOVER against Sentinel's INFO refresh, pause writes, wait
-// for the offset, demote the old master while it is paused), and the
-// static walk of node versions and masters through a runbook's steps
+// for the offset, demote the old master while it is paused), Redis
+// Cluster's view (cluster.go: CLUSTER NODES and INFO parsed, shards, a
+// health check that names each problem) and the manual failover of one
+// shard sent to its replica (cluster_failover.go: default, FORCE, and the
+// paused TAKEOVER with its safety conditions), and the static walk of node versions and masters through a runbook's steps
 // (sim.go).
 //
 // Nothing here knows about runbooks: it takes versions, INFO maps and

@@ -18,6 +18,12 @@ type Options struct {
 	// Sentinel, with go-redis's failover client (default retries), as
 	// applications of a Sentinel deployment do; Addr is then unused.
 	Sentinel *SentinelTarget
+	// Cluster, when set, makes the writer write to a Redis Cluster with
+	// go-redis's cluster client (default settings), as applications of a
+	// cluster do: each key goes to its slot's master, and the client
+	// follows redirections and failovers; Addr is then unused and DB must
+	// be 0. Verify with VerifyCluster.
+	Cluster *ClusterTarget
 
 	Prefix   string        // key prefix, default "understudy:traffic:"
 	Rate     int           // writes per second, default 1000
@@ -55,14 +61,19 @@ const (
 )
 
 func (o Options) withDefaults() (Options, error) {
-	if o.Addr == "" && (o.Sentinel == nil || o.Sentinel.MasterName == "" || len(o.Sentinel.Addrs) == 0) {
-		return o, errors.New("traffic: no address, and no master name and sentinels")
+	if o.Addr == "" && (o.Sentinel == nil || o.Sentinel.MasterName == "" || len(o.Sentinel.Addrs) == 0) && o.Cluster == nil {
+		return o, errors.New("traffic: no address, no master name and sentinels, and no cluster")
 	}
 	if o.Rate < 0 || o.Workers < 0 || o.Interval < 0 || o.MaxDuration < 0 || o.MaxWrites < 0 || o.DB < 0 {
 		return o, errors.New("traffic: negative option")
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
+	}
+	if o.Cluster != nil {
+		if err := o.checkCluster(); err != nil {
+			return o, err
+		}
 	}
 	if o.Rate == 0 {
 		o.Rate = DefaultRate

@@ -20,7 +20,7 @@ import (
 // writes the server acknowledged.
 type Writer struct {
 	opts   Options
-	client *redis.Client
+	client redis.UniversalClient
 	runID  string
 	start  time.Time // the writer's start: write k is due k/Rate seconds after it
 	origin time.Time // the report's times are since this: Options.Origin or start
@@ -41,9 +41,10 @@ type Writer struct {
 	report   *Report
 }
 
-// Start connects to o.Addr with go-redis's default options (retries and
-// timeouts as an application has them), checks the connection with PING and
-// starts writing. Writing stops at Stop, when ctx ends, or at o.MaxDuration
+// Start connects to o.Addr (or the master o.Sentinel names, or the cluster
+// o.Cluster names) with go-redis's default options (retries and timeouts
+// as an application has them), checks the connection with PING and starts
+// writing. Writing stops at Stop, when ctx ends, or at o.MaxDuration
 // or o.MaxWrites, whichever comes first. An o.Origin after the start is an
 // error.
 func Start(ctx context.Context, o Options) (*Writer, error) {
@@ -91,13 +92,16 @@ func Start(ctx context.Context, o Options) (*Writer, error) {
 	return w, nil
 }
 
-// newClient is the writer's client: to Addr, or to the master the
-// sentinels name, with go-redis's default retries either way. target names
-// where it connects, for errors.
-func newClient(o Options) (_ *redis.Client, target string) {
+// newClient is the writer's client: to Addr, to the master the sentinels
+// name, or to the cluster, with go-redis's default retries in every case.
+// target names where it connects, for errors.
+func newClient(o Options) (_ redis.UniversalClient, target string) {
 	pool := 0
 	if o.Workers > 10*runtime.GOMAXPROCS(0) { // go-redis's default pool size
 		pool = o.Workers
+	}
+	if o.Cluster != nil {
+		return newClusterClient(o, pool)
 	}
 	if s := o.Sentinel; s != nil {
 		return redis.NewFailoverClient(&redis.FailoverOptions{

@@ -42,6 +42,9 @@ type Node struct {
 	startTimeout time.Duration
 	logger       Logger
 	labels       map[string]string
+	// clusterNodeTimeout is cluster-node-timeout; zero for a node that is
+	// not in cluster mode (WithCluster).
+	clusterNodeTimeout time.Duration
 
 	op sync.Mutex // serializes lifecycle operations
 
@@ -110,8 +113,17 @@ func newNode(name string, opts []Option) (*Node, error) {
 	if o.startTimeout <= 0 {
 		o.startTimeout = DefaultStartTimeout
 	}
+	if o.cluster {
+		if err := o.checkCluster(); err != nil {
+			return nil, err
+		}
+	}
 	if o.port == 0 {
-		p, err := freePort()
+		pick := freePort
+		if o.cluster {
+			pick = freeClusterPort
+		}
+		p, err := pick()
 		if err != nil {
 			return nil, err
 		}
@@ -153,6 +165,8 @@ func newNode(name string, opts []Option) (*Node, error) {
 		tmpDir:       tmp,
 		startTimeout: o.startTimeout,
 		logger:       o.logger,
+
+		clusterNodeTimeout: o.clusterNodeTimeout,
 		labels: map[string]string{
 			LabelSession: o.session,
 			LabelNode:    name,
@@ -285,8 +299,14 @@ func (n *Node) launch(ctx context.Context, v redis.Version) error {
 func (n *Node) writeConfig(v redis.Version) (string, error) {
 	conf := filepath.Join(n.tmpDir, "server.conf")
 	n.mu.RLock()
-	text := serverConfig(v, n.port, n.password, n.replicaOf) + userConfig(v, n.user, n.password)
+	replicaOf := n.replicaOf
 	n.mu.RUnlock()
+	if n.Cluster() {
+		// A cluster node's role is in its nodes.conf; the server refuses
+		// a replicaof directive in cluster mode.
+		replicaOf = ""
+	}
+	text := serverConfig(v, n.port, n.password, replicaOf) + userConfig(v, n.user, n.password) + n.clusterConfig()
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return "", fmt.Errorf("write server config: %w", err)
 	}

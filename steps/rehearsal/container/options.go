@@ -32,6 +32,9 @@ type options struct {
 	startTimeout time.Duration
 	logger       Logger
 	pid          int // label value; tests set a dead one
+
+	cluster            bool
+	clusterNodeTimeout time.Duration
 }
 
 // WithPassword sets requirepass and masterauth. The default is 32 random
@@ -82,4 +85,21 @@ func WithLogger(l Logger) Option {
 // runbook's application authenticates as. "" and "default" add none.
 func WithUser(name string) Option {
 	return func(o *options) { o.user = name }
+}
+
+// WithCluster starts the node in cluster mode (cluster-enabled yes), as a
+// data node that CreateCluster can join to others. Its nodes.conf is kept
+// in the data directory, so the node keeps its id, its slots and its role
+// across Stop, Start and Replace; its cluster bus listens on the port +
+// 10000 (the default on every version), which must then be free as well.
+// cluster-node-timeout is DefaultClusterNodeTimeout unless
+// WithClusterNodeTimeout sets it.
+func WithCluster() Option {
+	return func(o *options) { o.cluster = true }
+}
+
+// WithClusterNodeTimeout sets cluster-node-timeout, a whole number of
+// milliseconds, and implies WithCluster.
+func WithClusterNodeTimeout(d time.Duration) Option {
+	return func(o *options) { o.cluster, o.clusterNodeTimeout = true, d }
 }
