@@ -221,7 +221,6 @@ func (s *Step) Bind(master func(deployment string) (string, error)) (*Step, erro
 		}
 		if b == nil {
 			b = s.clone()
-			b.Name, b.Each = s.Name, s.Each
 		}
 		b.Args[name] = &na
 	}
