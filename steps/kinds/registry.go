@@ -14,6 +14,8 @@ var Registry = steps.MustRegistry(
 	Switchover{},
 	SentinelSwitchover{},
 	SentinelCheck{},
+	ClusterFailover{},
+	ClusterCheck{},
 	Repoint{},
 	Upgrade{},
 	Verify{},
