@@ -49,9 +49,10 @@ var groupSchema = &hcl.BodySchema{
 type Group struct {
 	Name        string
 	Description string
-	// ForEach is the set as written; Deployment and Collection are what it
-	// names (sentinel.Deployment.Collection).
+	// ForEach is the set as written; Root, Deployment and Collection are
+	// what it names (sentinel.NAME.replicas: "sentinel", NAME, "replicas").
 	ForEach    hcl.Expression
+	Root       string
 	Deployment string
 	Collection string
 	Steps      []*Step
@@ -104,9 +105,9 @@ func (r *Runbook) decodeGroupBlock(b *hcl.Block, before map[string]*Step) (*Grou
 	}
 	if a, ok := content.Attributes["for_each"]; ok {
 		g.ForEach = a.Expr
-		dep, coll, fDiags := r.collectionRef(a.Expr)
+		root, dep, coll, fDiags := r.collectionRef(a.Expr)
 		diags = append(diags, fDiags...)
-		g.Deployment, g.Collection = dep, coll
+		g.Root, g.Deployment, g.Collection = root, dep, coll
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -138,28 +139,33 @@ func (r *Runbook) decodeGroupBlock(b *hcl.Block, before map[string]*Step) (*Grou
 }
 
 // collectionRef reads a for_each: sentinel.NAME.replicas, .sentinels or
-// .data_nodes.
-func (r *Runbook) collectionRef(expr hcl.Expression) (deployment, collection string, diags hcl.Diagnostics) {
-	colls := []string{CollectionReplicas, CollectionSentinels, CollectionDataNodes}
+// .data_nodes; cluster.NAME.masters, .replicas or .nodes.
+func (r *Runbook) collectionRef(expr hcl.Expression) (root, deployment, collection string, diags hcl.Diagnostics) {
+	sets := map[string][]string{
+		blockSentinel: {CollectionReplicas, CollectionSentinels, CollectionDataNodes},
+		blockCluster:  {CollectionMasters, CollectionReplicas, CollectionNodes},
+	}
+	declared := map[string][]string{blockSentinel: mapKeys(r.Sentinels), blockCluster: mapKeys(r.Clusters)}
 	bad := &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid for_each",
-		Detail:   fmt.Sprintf("A group repeats over the nodes of a deployment: for_each = sentinel.NAME.%s.", strings.Join(colls, ", sentinel.NAME.")),
+		Detail:   "A group repeats over the nodes of a deployment: for_each = sentinel.NAME.replicas, .sentinels or .data_nodes, or cluster.NAME.masters, .replicas or .nodes.",
 		Subject:  expr.Range().Ptr(),
 	}
 	tr, tDiags := hcl.AbsTraversalForExpr(expr)
-	if tDiags.HasErrors() || len(tr) != 3 || tr.RootName() != blockSentinel {
-		return "", "", hcl.Diagnostics{bad}
+	root = tr.RootName()
+	if tDiags.HasErrors() || len(tr) != 3 || sets[root] == nil {
+		return "", "", "", hcl.Diagnostics{bad}
 	}
-	if d := checkDeclared(tr, "sentinel deployment", mapKeys(r.Sentinels)); d.HasErrors() {
-		return "", "", d
+	if d := checkDeclared(tr, root+" deployment", declared[root]); d.HasErrors() {
+		return "", "", "", d
 	}
 	dep, coll := traversalName(tr[1]), traversalName(tr[2])
-	if !slices.Contains(colls, coll) {
-		bad.Detail += suggest(coll, colls)
-		return "", "", hcl.Diagnostics{bad}
+	if !slices.Contains(sets[root], coll) {
+		bad.Detail += suggest(coll, sets[root])
+		return "", "", "", hcl.Diagnostics{bad}
 	}
-	return dep, coll, nil
+	return root, dep, coll, nil
 }
 
 func traversalName(t hcl.Traverser) string {
@@ -240,22 +246,36 @@ func (s *Step) Decl() *Step {
 }
 
 // StaticMembers is the static walk's answer to a group's set at this
-// point: the declared sentinels or data nodes, or the data nodes sim says
-// follow another.
+// point: the declared sentinels, data nodes or cluster nodes, or the nodes
+// sim says follow another (replicas) or none (a cluster's masters).
 func (r *Runbook) StaticMembers(g *Group, sim *redis.Sim) []string {
-	d := r.Sentinels[g.Deployment]
-	if d == nil {
-		return nil
-	}
-	switch g.Collection {
-	case CollectionSentinels:
-		return d.Sentinels
-	case CollectionDataNodes:
-		return d.DataNodes
+	var all []string
+	switch g.Root {
+	case blockSentinel:
+		d := r.Sentinels[g.Deployment]
+		if d == nil {
+			return nil
+		}
+		switch g.Collection {
+		case CollectionSentinels:
+			return d.Sentinels
+		case CollectionDataNodes:
+			return d.DataNodes
+		}
+		all = d.DataNodes
+	case blockCluster:
+		d := r.Clusters[g.Deployment]
+		if d == nil {
+			return nil
+		}
+		if g.Collection == CollectionNodes {
+			return d.Nodes
+		}
+		all = d.Nodes
 	}
 	var out []string
-	for _, n := range d.DataNodes {
-		if sim.MasterOf(n) != "" {
+	for _, n := range all {
+		if (sim.MasterOf(n) != "") == (g.Collection == CollectionReplicas) {
 			out = append(out, n)
 		}
 	}

@@ -130,6 +130,19 @@ func (r *Runbook) Sim() *redis.Sim {
 		}
 	}
 	sim := redis.NewSim(ver)
+	// A cluster starts with its first nodes as the masters and the next
+	// ones replicating them in turn.
+	for _, d := range r.Clusters {
+		m := len(d.Nodes)
+		if d.Rehearsal != nil {
+			m = min(d.Rehearsal.Masters, len(d.Nodes))
+		}
+		for i, n := range d.Nodes {
+			if i >= m && m > 0 {
+				sim.Follow(n, d.Nodes[(i-m)%m])
+			}
+		}
+	}
 	// A Sentinel deployment starts with its first data node as the master
 	// and the others replicating it.
 	for _, d := range r.Sentinels {

@@ -217,21 +217,23 @@ func (r *Runbook) nodeRef(expr hcl.Expression, what string) (string, hcl.Diagnos
 // the sentinels or data nodes of a deployment (sentinel.NAME.sentinels,
 // sentinel.NAME.data_nodes), which are known without a server.
 func (r *Runbook) nodeListRef(expr hcl.Expression, what string) ([]string, hcl.Diagnostics) {
-	if tr, tDiags := hcl.AbsTraversalForExpr(expr); !tDiags.HasErrors() && tr.RootName() == blockSentinel {
-		dep, coll, diags := r.collectionRef(expr)
+	if tr, tDiags := hcl.AbsTraversalForExpr(expr); !tDiags.HasErrors() && (tr.RootName() == blockSentinel || tr.RootName() == blockCluster) {
+		root, dep, coll, diags := r.collectionRef(expr)
 		if diags.HasErrors() {
 			return nil, diags
 		}
-		switch coll {
-		case CollectionSentinels:
+		switch {
+		case root == blockSentinel && coll == CollectionSentinels:
 			return r.Sentinels[dep].Sentinels, nil
-		case CollectionDataNodes:
+		case root == blockSentinel && coll == CollectionDataNodes:
 			return r.Sentinels[dep].DataNodes, nil
+		case root == blockCluster && coll == CollectionNodes:
+			return r.Clusters[dep].Nodes, nil
 		}
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Node set known only at run time",
-			Detail:   fmt.Sprintf("%s must be nodes known before the step runs: sentinel.%s.%s changes as the upgrade goes; repeat steps over it with a group instead.", what, dep, coll),
+			Detail:   fmt.Sprintf("%s must be nodes known before the step runs: %s.%s.%s changes as the upgrade goes; repeat steps over it with a group instead.", what, root, dep, coll),
 			Subject:  expr.Range().Ptr(),
 		}}
 	}

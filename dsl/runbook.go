@@ -28,6 +28,9 @@ type Runbook struct {
 	// Sentinels are the Sentinel deployments (sentinel blocks), by name;
 	// their nodes are in Nodes.
 	Sentinels map[string]*SentinelDeployment
+	// Clusters are the Redis Cluster deployments (cluster blocks), by
+	// name; their nodes are in Nodes.
+	Clusters  map[string]*ClusterDeployment
 	Rehearsal *RehearsalSettings
 
 	// Steps in the order they run; the steps of a group are among them,
@@ -145,6 +148,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 		Nodes:      map[string]*Node{},
 		Endpoints:  map[string]*Endpoint{},
 		Sentinels:  map[string]*SentinelDeployment{},
+		Clusters:   map[string]*ClusterDeployment{},
 		vars:       map[string]cty.Value{},
 		locals:     map[string]cty.Value{},
 		sensitive:  map[string]bool{},
@@ -161,7 +165,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 
 	// Pass 1: structure. Collect the blocks of every file by type.
 	var nodeBlocks, endpointBlocks, stepBlocks, localsBlocks []*hcl.Block
-	var rollbackBlocks, rehearsalBlocks, sentinelBlocks []*hcl.Block
+	var rollbackBlocks, rehearsalBlocks, sentinelBlocks, clusterBlocks []*hcl.Block
 	for _, f := range bodies {
 		content, cDiags := f.Body.Content(fileSchema)
 		diags = append(diags, cDiags...)
@@ -188,6 +192,8 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 				stepBlocks = append(stepBlocks, b)
 			case blockSentinel:
 				sentinelBlocks = append(sentinelBlocks, b)
+			case blockCluster:
+				clusterBlocks = append(clusterBlocks, b)
 			case blockRollback:
 				rollbackBlocks = append(rollbackBlocks, b)
 			case blockRehearsal:
@@ -211,7 +217,7 @@ func decode(files map[string]*hcl.File, bodies []*hcl.File, dir string, opts Loa
 			diags = append(diags, addUnique(r.Nodes, "node", n.Name, n, b)...)
 		}
 	}
-	diags = append(diags, r.decodeSentinelBlocks(sentinelBlocks, nodeBlocks, endpointBlocks)...)
+	diags = append(diags, r.decodeDeploymentBlocks(sentinelBlocks, clusterBlocks, nodeBlocks, endpointBlocks)...)
 	for _, b := range endpointBlocks {
 		e, eDiags := r.decodeEndpointBlock(b)
 		diags = append(diags, eDiags...)

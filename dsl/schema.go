@@ -29,6 +29,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: blockStep, LabelNames: []string{"kind", "name"}},
 		{Type: blockGroup, LabelNames: []string{"name"}},
 		{Type: blockSentinel, LabelNames: []string{"name"}},
+		{Type: blockCluster, LabelNames: []string{"name"}},
 		{Type: blockRollback},
 		{Type: blockRehearsal},
 	},

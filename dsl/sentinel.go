@@ -3,6 +3,8 @@ package dsl
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -292,39 +294,60 @@ func (r *Runbook) Deployment(name string) *SentinelDeployment {
 	return nil
 }
 
-// decodeSentinelBlocks decodes the sentinel blocks and adds their nodes. A
-// runbook declares at most one Sentinel deployment, and then no node or
-// endpoint blocks of its own: its clients find the master through the
-// sentinels.
-func (r *Runbook) decodeSentinelBlocks(blocks, nodeBlocks, endpointBlocks []*hcl.Block) hcl.Diagnostics {
+// decodeDeploymentBlocks decodes the sentinel and cluster blocks and adds
+// their nodes. A runbook declares at most one deployment, and then no
+// node or endpoint blocks of its own: the deployment declares its nodes,
+// and clients find the master through the sentinels or the cluster.
+func (r *Runbook) decodeDeploymentBlocks(sentinels, clusters, nodeBlocks, endpointBlocks []*hcl.Block) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if len(blocks) == 0 {
+	all := append(append([]*hcl.Block(nil), sentinels...), clusters...)
+	if len(all) == 0 {
 		return nil
 	}
-	for _, extra := range blocks[1:] {
+	slices.SortFunc(all, func(a, b *hcl.Block) int { return compareRanges(a.DefRange, b.DefRange) })
+	for _, extra := range all[1:] {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "More than one Sentinel deployment",
-			Detail:   fmt.Sprintf("A runbook upgrades one Sentinel deployment; one is declared at %s.", blocks[0].DefRange),
+			Summary:  "More than one deployment",
+			Detail:   fmt.Sprintf("A runbook upgrades one Sentinel or Cluster deployment; one is declared at %s.", all[0].DefRange),
 			Subject:  extra.DefRange.Ptr(),
 		})
 	}
 	for _, other := range append(append([]*hcl.Block(nil), nodeBlocks...), endpointBlocks...) {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  fmt.Sprintf("A %s block next to a Sentinel deployment", other.Type),
-			Detail:   fmt.Sprintf("The Sentinel deployment at %s declares the nodes (data_nodes, sentinels), and clients find the master through the sentinels: a runbook with it declares no node or endpoint blocks.", blocks[0].DefRange),
+			Summary:  fmt.Sprintf("A %s block next to a %s deployment", other.Type, all[0].Type),
+			Detail:   fmt.Sprintf("The %s block at %s declares the nodes, and clients find the master through it: a runbook with it declares no node or endpoint blocks.", all[0].Type, all[0].DefRange),
 			Subject:  other.DefRange.Ptr(),
 		})
 	}
-	d, nodes, dDiags := r.decodeSentinelBlock(blocks[0])
-	diags = append(diags, dDiags...)
-	if d == nil {
-		return diags
+	var nodes []*Node
+	var dDiags hcl.Diagnostics
+	switch b := all[0]; b.Type {
+	case blockSentinel:
+		var d *SentinelDeployment
+		d, nodes, dDiags = r.decodeSentinelBlock(b)
+		if d != nil {
+			r.Sentinels[d.Name] = d
+		}
+	case blockCluster:
+		var d *ClusterDeployment
+		d, nodes, dDiags = r.decodeClusterBlock(b)
+		if d != nil {
+			r.Clusters[d.Name] = d
+		}
 	}
-	r.Sentinels[d.Name] = d
+	diags = append(diags, dDiags...)
 	for _, n := range nodes {
 		r.Nodes[n.Name] = n
 	}
 	return diags
+}
+
+// compareRanges orders ranges by file, then position.
+func compareRanges(a, b hcl.Range) int {
+	if a.Filename != b.Filename {
+		return strings.Compare(a.Filename, b.Filename)
+	}
+	return a.Start.Byte - b.Start.Byte
 }

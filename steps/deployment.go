@@ -2,9 +2,12 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/redis"
 	"github.com/understudy/understudy/steps/topology"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -30,6 +33,9 @@ func (in *Interpreter) setOutput(s *dsl.Step, v cty.Value) {
 // declared sentinels or data nodes, or the data nodes that the sentinels
 // know as replicas of the master now.
 func (in *Interpreter) members(ctx context.Context, g *dsl.Group) ([]string, error) {
+	if g.Root == "cluster" {
+		return in.clusterMembers(ctx, g)
+	}
 	d := in.rb.Sentinels[g.Deployment]
 	if d == nil {
 		return nil, fmt.Errorf("group %q: no sentinel deployment %q", g.Name, g.Deployment)
@@ -86,4 +92,58 @@ func (in *Interpreter) sentinelReplicas(ctx context.Context, d *dsl.SentinelDepl
 // the master now (all sentinels that answer must agree).
 func (x *Exec) SentinelMaster(ctx context.Context, dep string) (string, error) {
 	return x.in.sentinelMaster(ctx, dep)
+}
+
+// clusterMembers reads a cluster's roles from the first node that answers
+// CLUSTER NODES: its masters or its replicas, in the declared order, or
+// all its nodes. A node the cluster knows that the runbook does not
+// declare is an error: the upgrade would leave it out.
+func (in *Interpreter) clusterMembers(ctx context.Context, g *dsl.Group) ([]string, error) {
+	d := in.rb.Clusters[g.Deployment]
+	if d == nil {
+		return nil, fmt.Errorf("group %q: no cluster %q", g.Name, g.Deployment)
+	}
+	if g.Collection == dsl.CollectionNodes {
+		return d.Nodes, nil
+	}
+	t := in.opts.Topology
+	var failed []error
+	for _, name := range d.Nodes {
+		n, err := t.Node(name)
+		if err != nil {
+			return nil, err
+		}
+		c, err := n.Client()
+		if err != nil {
+			return nil, fmt.Errorf("node %q: %w", name, err)
+		}
+		qctx, cancel := context.WithTimeout(ctx, topology.SentinelQueryTimeout)
+		view, err := redis.ReadClusterNodes(qctx, c)
+		cancel()
+		if err != nil {
+			failed = append(failed, fmt.Errorf("node %q (%s): %w", name, n.Address(), err))
+			continue
+		}
+		want := map[string]bool{}
+		for _, cn := range view {
+			if cn.HasFlag("noaddr") || cn.HasFlag("handshake") {
+				continue
+			}
+			dn, ok := topology.NodeByAddress(t, d.Nodes, cn.Addr)
+			if !ok {
+				return nil, fmt.Errorf("group %q: node %q knows a cluster node %s (%s) that is none of the nodes of %q: declare it, or the upgrade leaves it out", g.Name, name, cn.Addr, strings.Join(cn.Flags, ","), d.Name)
+			}
+			if (g.Collection == dsl.CollectionMasters && cn.IsMaster()) || (g.Collection == dsl.CollectionReplicas && cn.IsReplica()) {
+				want[dn.Name()] = true
+			}
+		}
+		var out []string
+		for _, n := range d.Nodes {
+			if want[n] {
+				out = append(out, n)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("group %q: no node of cluster %q answered CLUSTER NODES: %w", g.Name, g.Deployment, errors.Join(failed...))
 }

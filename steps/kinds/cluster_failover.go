@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/dsl"
 	"github.com/understudy/understudy/steps"
 	"github.com/understudy/understudy/steps/redis"
@@ -31,7 +32,8 @@ var clusterFailoverSpec = &dsl.KindSpec{
 		"and waits until the replica is the master and the old master its replica.",
 	DefaultTimeout: time.Minute,
 	Args: []dsl.ArgSpec{
-		{Name: "replica", Type: dsl.ArgNode, Required: true, Doc: "The replica to promote; its master is read from its CLUSTER NODES when the step runs."},
+		{Name: "replica", Type: dsl.ArgNode, Doc: "The replica to promote; its master is read from its CLUSTER NODES when the step runs."},
+		{Name: "master", Type: dsl.ArgNode, Doc: "Instead of replica: the master whose replica is promoted (the one on the newest version with its link up, the first declared among equals), e.g. master = each.node in a group over cluster.NAME.masters."},
 		{Name: "method", Type: dsl.ArgString, Enum: []string{clusterFailoverAuto, redis.ClusterFailoverTakeover, redis.ClusterFailoverDefault, redis.ClusterFailoverForce},
 			Doc: `"auto" (default: "takeover" when the master runs 6.2+, else "default"), "takeover" (CLIENT PAUSE WRITE, offset, CLUSTER FAILOVER TAKEOVER, CLIENT UNPAUSE), "default" (CLUSTER FAILOVER) or "force" (CLUSTER FAILOVER FORCE: loses writes; for a master that is down).`},
 		{Name: "max_pause", Type: dsl.ArgDuration, Doc: "How long the takeover may pause the master's writes (default 3s)."},
@@ -46,7 +48,20 @@ func (ClusterFailover) Spec() *dsl.KindSpec { return clusterFailoverSpec }
 // master, the old master and the shard's other replicas its replicas (a
 // cluster moves them by itself).
 func (ClusterFailover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
+	_, hasReplica := s.Args["replica"]
+	_, hasMaster := s.Args["master"]
+	if hasReplica == hasMaster {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Name the replica or the master",
+			Detail:   "A cluster_failover step names the replica to promote (replica = node.x) or the master whose replica it promotes (master = each.node), one of the two.",
+			Subject:  s.DeclRange.Ptr(),
+		}}
+	}
 	to := s.NodeArg("replica")
+	if m := s.NodeArg("master"); m != "" {
+		to = staticReplicaOf(s, sim, m)
+	}
 	from := sim.MasterOf(to)
 	if to == "" || from == "" {
 		return nil
@@ -71,7 +86,13 @@ func (ClusterFailover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 func (ClusterFailover) Describe(s *dsl.Step, sim *redis.Sim) []string {
 	replica := nodeText(s, "replica", sim)
 	master := "its master (read from its CLUSTER NODES when the step runs; a declared node)"
-	if m := sim.MasterOf(s.NodeArg("replica")); m != "" {
+	if m := s.NodeArg("master"); m != "" {
+		replica = "the replica of node." + m + " on the newest version with its link up"
+		if r := staticReplicaOf(s, sim, m); r != "" {
+			replica += fmt.Sprintf(" (node.%s in the walk)", r)
+		}
+		master = "node." + m
+	} else if m := sim.MasterOf(s.NodeArg("replica")); m != "" {
 		master = fmt.Sprintf("its master (node.%s in the walk; read from its CLUSTER NODES when the step runs)", m)
 	}
 	pause := redis.DefaultClusterMaxPause.String()
@@ -101,19 +122,93 @@ func (ClusterFailover) Describe(s *dsl.Step, sim *redis.Sim) []string {
 // "fails over FROM → TO (METHOD)", which Resume reads back.
 const clusterFailoverNote = "fails over %s → %s (%s)"
 
-// parseClusterFailoverNote reads the master's node name back from the
-// line Run logged.
-func parseClusterFailoverNote(line string) (from string, ok bool) {
+// parseClusterFailoverSides reads both node names back from the line Run
+// logged.
+func parseClusterFailoverSides(line string) (from, to string, ok bool) {
 	rest, ok := strings.CutPrefix(line, "fails over ")
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	from, _, ok = strings.Cut(rest, " → ")
-	return from, ok
+	from, rest, ok = strings.Cut(rest, " → ")
+	if !ok {
+		return "", "", false
+	}
+	to, _, ok = strings.Cut(rest, " (")
+	return from, to, ok
+}
+
+// staticReplicaOf is the replica the static walk promotes for master: its
+// follower on the newest version, the first declared among equals.
+func staticReplicaOf(s *dsl.Step, sim *redis.Sim, master string) string {
+	to := ""
+	var best redis.Version
+	for _, n := range s.Runbook().NodeNames() {
+		if sim.MasterOf(n) != master {
+			continue
+		}
+		if v, ok := sim.Version(n); to == "" || (ok && v.Compare(best) > 0) {
+			to, best = n, v
+		}
+	}
+	return to
+}
+
+// replicaArg is the replica the step promotes: its replica argument, or
+// the master argument's replica on the newest version with its link up.
+func replicaArg(ctx context.Context, x *steps.Exec) (topology.Node, *goredis.Client, error) {
+	if _, ok := x.Step.Args["replica"]; ok {
+		return x.NodeArg("replica")
+	}
+	master, mc, err := x.NodeArg("master")
+	if err != nil {
+		return nil, nil, err
+	}
+	view, err := redis.ReadClusterNodes(ctx, mc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %q: %w", master.Name(), err)
+	}
+	self, ok := redis.ClusterMyself(view)
+	if !ok || !self.IsMaster() {
+		return nil, nil, steps.Permanent(steps.ErrorAt(x.Step.Args["master"].Range, "Not a master", "Node %q is not a master of the cluster (flags %s).", master.Name(), strings.Join(self.Flags, ",")))
+	}
+	var (
+		best    redis.Version
+		chosen  topology.Node
+		chosenC *goredis.Client
+	)
+	for _, cn := range view {
+		if cn.MasterID != self.ID {
+			continue
+		}
+		n, ok := topology.NodeByAddress(x.Topology(), x.Runbook().NodeNames(), cn.Addr)
+		if !ok {
+			continue
+		}
+		c, err := n.Client()
+		if err != nil {
+			continue
+		}
+		info, err := redis.ReadInfo(ctx, c, "server", "replication")
+		if err != nil || info["master_link_status"] != "up" {
+			continue
+		}
+		v, err := redis.VersionFromInfo(info)
+		if err != nil {
+			continue
+		}
+		if chosen == nil || v.Compare(best) > 0 || (v.Compare(best) == 0 && n.Name() < chosen.Name()) {
+			chosen, chosenC, best = n, c, v
+		}
+	}
+	if chosen == nil {
+		return nil, nil, fmt.Errorf("master %q has no replica with its link up to promote", master.Name())
+	}
+	x.Log("promotes %s (%s), the replica of %s on the newest version", chosen.Name(), best, master.Name())
+	return chosen, chosenC, nil
 }
 
 func (ClusterFailover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
-	replica, rc, err := x.NodeArg("replica")
+	replica, rc, err := replicaArg(ctx, x)
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -126,7 +221,7 @@ func (ClusterFailover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error
 	case !ok:
 		return cty.NilVal, fmt.Errorf("node %q: CLUSTER NODES has no myself line", replica.Name())
 	case self.IsMaster():
-		return cty.NilVal, steps.Permanent(steps.ErrorAt(x.Step.Args["replica"].Range, "Not a replica",
+		return cty.NilVal, steps.Permanent(steps.ErrorAt(nodeArgRange(x.Step, "replica", "master"), "Not a replica",
 			"CLUSTER FAILOVER must be sent to a replica: node %q is a master (Redis answers \"ERR You should send CLUSTER FAILOVER to a replica\").", replica.Name()))
 	case !self.IsReplica() || self.MasterID == "":
 		return cty.NilVal, fmt.Errorf("node %q is not a replica (flags %s)", replica.Name(), strings.Join(self.Flags, ","))
@@ -189,15 +284,23 @@ func clusterFailoverOutput(from, to string, res redis.ClusterFailoverResult) cty
 // still a replica (nothing swapped), or when the log names no master
 // (nothing was sent); else refused, saying what the nodes report.
 func (ClusterFailover) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
-	replica, rc, err := x.NodeArg("replica")
+	fromName, toName := "", x.Step.NodeArg("replica")
+	for _, l := range x.ResumeLog() {
+		if f, t, ok := parseClusterFailoverSides(l); ok {
+			fromName, toName = f, t
+		}
+	}
+	if toName == "" {
+		x.Log("the earlier run had not chosen the replica: nothing was sent; running again")
+		return steps.ResumeRun, cty.NilVal, nil
+	}
+	replica, err := x.Node(toName)
 	if err != nil {
 		return steps.ResumeRefuse, cty.NilVal, err
 	}
-	fromName := ""
-	for _, l := range x.ResumeLog() {
-		if f, ok := parseClusterFailoverNote(l); ok {
-			fromName = f
-		}
+	rc, err := replica.Client()
+	if err != nil {
+		return steps.ResumeRefuse, cty.NilVal, err
 	}
 	view, err := redis.ReadClusterNodes(ctx, rc)
 	if err != nil {
@@ -237,4 +340,15 @@ func (ClusterFailover) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeD
 	}
 	return steps.ResumeRefuse, cty.NilVal, fmt.Errorf("%q is a master and the old master %q %s: the failover stopped half-way; check the shard (CLUSTER NODES on both), then resume with --in-flight done or run",
 		replica.Name(), from.Name(), old)
+}
+
+// nodeArgRange is the range of the first of the node arguments the step
+// sets.
+func nodeArgRange(s *dsl.Step, names ...string) hcl.Range {
+	for _, n := range names {
+		if a, ok := s.Args[n]; ok {
+			return a.Range
+		}
+	}
+	return s.DeclRange
 }

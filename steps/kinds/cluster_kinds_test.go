@@ -3,6 +3,8 @@ package kinds_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +203,88 @@ func testClusterFailoverResume(t *testing.T, nodes string) {
 				t.Errorf("diagnostic %+v, want it to say %q", r.Diag, tt.refused)
 			}
 		})
+	}
+}
+
+// TestClusterGroups runs a runbook that names no node against a real
+// 3×1 cluster (the live backend): its groups read the masters and the
+// replicas from CLUSTER NODES when they start, each master is failed over
+// to its replica (master = each.node) and checked, and a cluster client
+// writing all the while loses nothing.
+func TestClusterGroups(t *testing.T) {
+	set := redistest.StartCluster(t, 3, 1)
+	t.Setenv("CLUSTER_GROUPS_PASSWORD", set.Password)
+	var addrs []string
+	for _, a := range set.Addrs() {
+		addrs = append(addrs, strconv.Quote(a))
+	}
+	src := fmt.Sprintf(`
+cluster "cache" {
+  nodes    = [%s]
+  password = env("CLUSTER_GROUPS_PASSWORD")
+}
+
+step "cluster_check" "healthy" {
+  nodes = cluster.cache.nodes
+}
+
+group "replicas" {
+  for_each = cluster.cache.replicas
+  step "assert" "is_replica" {
+    condition = each.node.role == "replica"
+  }
+}
+
+group "masters" {
+  for_each = cluster.cache.masters
+  step "cluster_failover" "failover" {
+    master = each.node
+  }
+  step "wait" "old_master_follows" {
+    until = each.node.role == "replica" && each.node.info.master_link_status == "up"
+  }
+  step "cluster_check" "healthy_again" {
+    nodes = cluster.cache.nodes
+  }
+}
+
+group "after" {
+  for_each = cluster.cache.masters
+  step "assert" "was_replica" {
+    condition = each.node.role == "master"
+  }
+}
+`, strings.Join(addrs, ", "))
+	ctx := context.Background()
+	w, err := traffic.Start(ctx, traffic.Options{
+		Cluster:  &traffic.ClusterTarget{Addrs: set.Addrs(), Password: set.Password},
+		Password: set.Password, Rate: 1000, Prefix: "cluster-groups:",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runCluster(t, "groups.hcl", src)
+	rep := w.Stop()
+	if res.Status != steps.StatusPassed {
+		t.Fatalf("run %s: %v", res.Status, res.Diagnostics)
+	}
+	var names []string
+	for _, s := range res.Steps {
+		names = append(names, s.Step.Name)
+	}
+	want := []string{"healthy", "is_replica[cache-4]", "is_replica[cache-5]", "is_replica[cache-6]",
+		"failover[cache-1]", "old_master_follows[cache-1]", "healthy_again[cache-1]",
+		"failover[cache-2]", "old_master_follows[cache-2]", "healthy_again[cache-2]",
+		"failover[cache-3]", "old_master_follows[cache-3]", "healthy_again[cache-3]",
+		"was_replica[cache-4]", "was_replica[cache-5]", "was_replica[cache-6]"}
+	if !slices.Equal(names, want) {
+		t.Errorf("steps ran: %v\nwant %v", names, want)
+	}
+	if err := w.VerifyCluster(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster client: %d acknowledged, %d lost, %d failed, longest stall %.1f ms over three takeovers", rep.Acked, rep.Lost, rep.Failed, rep.MaxStallMS)
+	if rep.Acked == 0 || rep.Lost != 0 {
+		t.Errorf("writer: %d acknowledged, %d lost", rep.Acked, rep.Lost)
 	}
 }

@@ -547,6 +547,17 @@ func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
 // started (checkSentinelLayout), and the credentials agree.
 func checkRehearsable(rb *dsl.Runbook, layout *topology.Layout) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	for _, d := range rb.Clusters {
+		// The rehearsal of a cluster (containers in cluster mode, a
+		// cluster-aware seed and check) comes with issue 17: refused
+		// rather than rehearsed as standalone nodes.
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cluster rehearsal not built yet",
+			Detail:   fmt.Sprintf("Cluster %q can be validated and planned, and its steps run through the interpreter, but a rehearsal cannot build a cluster yet.", d.Name),
+			Subject:  d.DeclRange.Ptr(),
+		}}
+	}
 	specs := layout.Nodes
 	if layout.Sentinel != nil {
 		specs = append(specs[:len(specs):len(specs)], layout.Sentinel.Sentinels...)

@@ -36,6 +36,12 @@ func writePlanMarkdown(w io.Writer, p *Plan) error {
 			ew.printf("- rehearsal: %s\n", d.Rehearsal)
 		}
 	}
+	for _, c := range p.Clusters {
+		ew.printf("\nCluster `%s`: nodes `%s` (roles read from `CLUSTER NODES` when each group starts)\n", c.Name, strings.Join(c.Nodes, "`, `"))
+		if c.Rehearsal != "" {
+			ew.printf("- rehearsal: %s\n", c.Rehearsal)
+		}
+	}
 	if w := p.Workload; w != nil {
 		ew.printf("\n#### Workload (rehearsal)\n")
 		ew.printf("`%s`, from before the first step to after the last (SIGTERM, then SIGKILL after %s) — `%s`\n", w.Command, w.GracePeriod, w.Source)

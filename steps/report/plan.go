@@ -19,8 +19,10 @@ type Plan struct {
 	Endpoints []PlanEndpoint `json:"endpoints,omitempty"`
 	// Sentinels are the Sentinel deployments.
 	Sentinels []PlanSentinel `json:"sentinels,omitempty"`
-	Steps     []PlanStep     `json:"steps"`
-	Rollback  []PlanStep     `json:"rollback,omitempty"`
+	// Clusters are the Redis Cluster deployments.
+	Clusters []PlanCluster `json:"clusters,omitempty"`
+	Steps    []PlanStep    `json:"steps"`
+	Rollback []PlanStep    `json:"rollback,omitempty"`
 	// Workload is the rehearsal's workload; nil without one.
 	Workload *PlanWorkload `json:"workload,omitempty"`
 	Warnings []string      `json:"warnings,omitempty"`
@@ -69,6 +71,15 @@ type PlanSentinel struct {
 	Sentinels  []string `json:"sentinels"`
 	// Rehearsal says how a rehearsal starts it: the master, the replicas,
 	// the sentinels' quorum and timeouts; "" without a rehearsal block.
+	Rehearsal string `json:"rehearsal,omitempty"`
+}
+
+// PlanCluster is a Redis Cluster deployment in a plan: its nodes, whose
+// roles are read when the groups start, and the shape a rehearsal builds.
+type PlanCluster struct {
+	Name  string   `json:"name"`
+	Nodes []string `json:"nodes"`
+	// Rehearsal is the rehearsal's shape; "" without a rehearsal block.
 	Rehearsal string `json:"rehearsal,omitempty"`
 }
 
@@ -133,6 +144,14 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 	}
 	for _, name := range slices.Sorted(maps.Keys(rb.Sentinels)) {
 		p.Sentinels = append(p.Sentinels, planSentinel(rb.Sentinels[name]))
+	}
+	for _, name := range slices.Sorted(maps.Keys(rb.Clusters)) {
+		d := rb.Clusters[name]
+		pc := PlanCluster{Name: d.Name, Nodes: d.Nodes}
+		if r := d.Rehearsal; r != nil {
+			pc.Rehearsal = fmt.Sprintf("%s: %d master(s) × %d replica(s), every slot assigned", r.Version, r.Masters, r.Replicas)
+		}
+		p.Clusters = append(p.Clusters, pc)
 	}
 	sim := rb.Sim()
 	walk := func(list []*dsl.Step, out *[]PlanStep) {

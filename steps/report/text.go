@@ -46,6 +46,12 @@ func writePlanText(w io.Writer, p *Plan) error {
 			ew.printf("  rehearsal: %s\n", d.Rehearsal)
 		}
 	}
+	for _, c := range p.Clusters {
+		ew.printf("\nCluster %s: nodes %s; their roles are read from CLUSTER NODES when each group starts\n", c.Name, strings.Join(c.Nodes, ", "))
+		if c.Rehearsal != "" {
+			ew.printf("  rehearsal: %s\n", c.Rehearsal)
+		}
+	}
 	if w := p.Workload; w != nil {
 		ew.printf("\nWorkload (rehearsal: runs through the endpoint from before the first step to after the last; %s):\n", w.Source)
 		if w.Description != "" {

@@ -8,13 +8,13 @@ sentinel "cache" {
   }
 }
 
-sentinel "other" { # ERROR: More than one Sentinel deployment
+sentinel "other" { # ERROR: More than one deployment
   master_name = "m"
   data_nodes  = ["127.0.0.1:5"]
   sentinels   = ["127.0.0.1:6"]
 }
 
-node "extra" { # ERROR: A node block next to a Sentinel deployment
+node "extra" { # ERROR: A node block next to a sentinel deployment
   address = "127.0.0.1:4"
 }
 
