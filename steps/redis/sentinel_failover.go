@@ -54,7 +54,7 @@ const (
 	// lifted early and pauses every client: every sentinel names the new
 	// master 300–400 ms after SENTINEL FAILOVER (sent as the pause
 	// begins), and the whole pause is the clients' stall.
-	DefaultSentinelMaxPause60 = 800 * time.Millisecond
+	DefaultSentinelMaxPause60 = 700 * time.Millisecond
 	DefaultSentinelWaitLimit  = 30 * time.Second
 	// The chosen replica's info-refresh on the sentinel that leads the
 	// failover when SENTINEL FAILOVER is sent. During a failover a sentinel
@@ -105,7 +105,7 @@ type SentinelSwitchoverOptions struct {
 	// SentinelCoordinated.
 	Method string
 	// MaxPause bounds how long the old master's writes stay paused
-	// (default 2 s; 900 ms on 6.0). On 6.0 the pause cannot be lifted
+	// (default 2 s; 700 ms on 6.0). On 6.0 the pause cannot be lifted
 	// early: clients that learn the new master only from the leading
 	// sentinel (which announces +switch-master last) wait all of it.
 	MaxPause time.Duration
