@@ -71,13 +71,7 @@ func (ClusterFailover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 	if okf && okt {
 		s.PointOfNoReturn = switchPointOfNoReturn(from, to, vf, vt)
 	}
-	sim.Detach(to)
-	sim.Follow(from, to)
-	for _, n := range s.Runbook().NodeNames() {
-		if n != to && sim.MasterOf(n) == from {
-			sim.Follow(n, to)
-		}
-	}
+	sim.Switch(from, to)
 	return nil
 }
 

@@ -124,12 +124,7 @@ func (SentinelSwitchover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 		sim.Detach(to)
 	}
 	if from != "" && to != "" {
-		sim.Follow(from, to)
-		for _, n := range s.Runbook().NodeNames() {
-			if n != to && sim.MasterOf(n) == from {
-				sim.Follow(n, to)
-			}
-		}
+		sim.Switch(from, to)
 	}
 	return diags
 }

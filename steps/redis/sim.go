@@ -45,3 +45,15 @@ func (s *Sim) Detach(node string) { delete(s.masters, node) }
 
 // MasterOf is the node node follows, "" for a master.
 func (s *Sim) MasterOf(node string) string { return s.masters[node] }
+
+// Switch records that the master role moved from from to to: to follows
+// no one, and from and every other replica of from follow to.
+func (s *Sim) Switch(from, to string) {
+	s.Detach(to)
+	for n, m := range s.masters {
+		if m == from {
+			s.masters[n] = to
+		}
+	}
+	s.Follow(from, to)
+}

@@ -77,61 +77,30 @@ func (w *Writer) VerifyCluster(ctx context.Context, r *Report) error {
 	if w.opts.Cluster == nil {
 		return errors.New("traffic: verify cluster: the writer does not write to a cluster; use Verify")
 	}
-	r.Verified = false
 	c := redis.NewClusterClient(w.opts.clusterOptions(0))
 	defer c.Close()
-	var lost int64
-	var samples []string
-	seqs := make([]int64, 0, verifyBatch*verifyPipeline)
-	check := func() error {
-		if len(seqs) == 0 {
-			return nil
-		}
+	return w.verify(r, "verify cluster", func(keys []string) ([]any, error) {
 		// One GET per key: the keys are on every master, and MGET needs
 		// its keys in one slot. The pipeline sends each node its keys.
 		cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, seq := range seqs {
-				p.Get(ctx, w.Key(seq))
+			for _, k := range keys {
+				p.Get(ctx, k)
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("traffic: verify cluster: read back: %w", err)
+			return nil, err
 		}
+		vals := make([]any, len(cmds))
 		for i, cmd := range cmds {
-			seq := seqs[i]
 			v, err := cmd.(*redis.StringCmd).Result()
 			switch {
-			case err == nil && v == w.value(seq):
-				continue
-			case err != nil && !errors.Is(err, redis.Nil):
-				return fmt.Errorf("traffic: verify cluster: read back %s: %w", w.Key(seq), err)
-			}
-			lost++
-			if len(samples) < maxLostSamples {
-				samples = append(samples, w.Key(seq))
+			case err == nil:
+				vals[i] = v
+			case !errors.Is(err, redis.Nil):
+				return nil, fmt.Errorf("%s: %w", keys[i], err)
 			}
 		}
-		seqs = seqs[:0]
-		return nil
-	}
-	var err error
-	w.ledger.each(func(seq int64) bool {
-		seqs = append(seqs, seq)
-		if len(seqs) == cap(seqs) {
-			err = check()
-		}
-		return err == nil
+		return vals, nil
 	})
-	if err == nil {
-		err = check()
-	}
-	if err != nil {
-		return err
-	}
-	if n := w.ledger.len(); n != r.Acked {
-		return fmt.Errorf("traffic: verify cluster: ledger holds %d writes, report says %d acknowledged", n, r.Acked)
-	}
-	r.Lost, r.LostSamples, r.Verified = lost, samples, true
-	return nil
 }

@@ -19,6 +19,27 @@ const (
 // first few of their keys in r.LostSamples. Call it after Stop, with Stop's
 // report; it can be called again.
 func (w *Writer) Verify(ctx context.Context, final *redis.Client, r *Report) error {
+	return w.verify(r, "verify", func(keys []string) ([]any, error) {
+		pipe := final.Pipeline()
+		var cmds []*redis.SliceCmd
+		for i := 0; i < len(keys); i += verifyBatch {
+			cmds = append(cmds, pipe.MGet(ctx, keys[i:min(i+verifyBatch, len(keys))]...))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+		var vals []any
+		for _, cmd := range cmds {
+			vals = append(vals, cmd.Val()...)
+		}
+		return vals, nil
+	})
+}
+
+// verify walks the ledger in batches of keys, reads each batch's values
+// with read (nil or a non-string for a missing key) and counts the
+// acknowledged writes that are missing or hold another value into r.
+func (w *Writer) verify(r *Report, what string, read func(keys []string) ([]any, error)) error {
 	r.Verified = false
 	var lost int64
 	var samples []string
@@ -27,29 +48,21 @@ func (w *Writer) Verify(ctx context.Context, final *redis.Client, r *Report) err
 		if len(seqs) == 0 {
 			return nil
 		}
-		pipe := final.Pipeline()
-		var cmds []*redis.SliceCmd
-		for i := 0; i < len(seqs); i += verifyBatch {
-			batch := seqs[i:min(i+verifyBatch, len(seqs))]
-			keys := make([]string, len(batch))
-			for j, seq := range batch {
-				keys[j] = w.Key(seq)
+		keys := make([]string, len(seqs))
+		for i, seq := range seqs {
+			keys[i] = w.Key(seq)
+		}
+		vals, err := read(keys)
+		if err != nil {
+			return fmt.Errorf("traffic: %s: read back: %w", what, err)
+		}
+		for i, seq := range seqs {
+			if s, ok := vals[i].(string); ok && s == w.value(seq) {
+				continue
 			}
-			cmds = append(cmds, pipe.MGet(ctx, keys...))
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("traffic: verify: read back: %w", err)
-		}
-		for i, cmd := range cmds {
-			for j, v := range cmd.Val() {
-				seq := seqs[i*verifyBatch+j]
-				if s, ok := v.(string); ok && s == w.value(seq) {
-					continue
-				}
-				lost++
-				if len(samples) < maxLostSamples {
-					samples = append(samples, w.Key(seq))
-				}
+			lost++
+			if len(samples) < maxLostSamples {
+				samples = append(samples, keys[i])
 			}
 		}
 		seqs = seqs[:0]
@@ -70,7 +83,7 @@ func (w *Writer) Verify(ctx context.Context, final *redis.Client, r *Report) err
 		return err
 	}
 	if n := w.ledger.len(); n != r.Acked {
-		return fmt.Errorf("traffic: verify: ledger holds %d writes, report says %d acknowledged", n, r.Acked)
+		return fmt.Errorf("traffic: %s: ledger holds %d writes, report says %d acknowledged", what, n, r.Acked)
 	}
 	r.Lost, r.LostSamples, r.Verified = lost, samples, true
 	return nil
