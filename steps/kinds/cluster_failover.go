@@ -3,6 +3,7 @@ package kinds
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ func (ClusterFailover) Check(s *dsl.Step, sim *redis.Sim) hcl.Diagnostics {
 	}
 	to := s.NodeArg("replica")
 	if m := s.NodeArg("master"); m != "" {
-		to = staticReplicaOf(s, sim, m)
+		to = staticNewestReplica(sim, s.Runbook().NodeNames(), m)
 	}
 	from := sim.MasterOf(to)
 	if to == "" || from == "" {
@@ -82,7 +83,7 @@ func (ClusterFailover) Describe(s *dsl.Step, sim *redis.Sim) []string {
 	master := "its master (read from its CLUSTER NODES when the step runs; a declared node)"
 	if m := s.NodeArg("master"); m != "" {
 		replica = "the replica of node." + m + " on the newest version with its link up"
-		if r := staticReplicaOf(s, sim, m); r != "" {
+		if r := staticNewestReplica(sim, s.Runbook().NodeNames(), m); r != "" {
 			replica += fmt.Sprintf(" (node.%s in the walk)", r)
 		}
 		master = "node." + m
@@ -116,37 +117,6 @@ func (ClusterFailover) Describe(s *dsl.Step, sim *redis.Sim) []string {
 // "fails over FROM → TO (METHOD)", which Resume reads back.
 const clusterFailoverNote = "fails over %s → %s (%s)"
 
-// parseClusterFailoverSides reads both node names back from the line Run
-// logged.
-func parseClusterFailoverSides(line string) (from, to string, ok bool) {
-	rest, ok := strings.CutPrefix(line, "fails over ")
-	if !ok {
-		return "", "", false
-	}
-	from, rest, ok = strings.Cut(rest, " → ")
-	if !ok {
-		return "", "", false
-	}
-	to, _, ok = strings.Cut(rest, " (")
-	return from, to, ok
-}
-
-// staticReplicaOf is the replica the static walk promotes for master: its
-// follower on the newest version, the first declared among equals.
-func staticReplicaOf(s *dsl.Step, sim *redis.Sim, master string) string {
-	to := ""
-	var best redis.Version
-	for _, n := range s.Runbook().NodeNames() {
-		if sim.MasterOf(n) != master {
-			continue
-		}
-		if v, ok := sim.Version(n); to == "" || (ok && v.Compare(best) > 0) {
-			to, best = n, v
-		}
-	}
-	return to
-}
-
 // replicaArg is the replica the step promotes: its replica argument, or
 // the master argument's replica on the newest version with its link up.
 func replicaArg(ctx context.Context, x *steps.Exec) (topology.Node, *goredis.Client, error) {
@@ -165,37 +135,26 @@ func replicaArg(ctx context.Context, x *steps.Exec) (topology.Node, *goredis.Cli
 	if !ok || !self.IsMaster() {
 		return nil, nil, steps.Permanent(steps.ErrorAt(x.Step.Args["master"].Range, "Not a master", "Node %q is not a master of the cluster (flags %s).", master.Name(), strings.Join(self.Flags, ",")))
 	}
-	var (
-		best    redis.Version
-		chosen  topology.Node
-		chosenC *goredis.Client
-	)
+	var candidates []string
 	for _, cn := range view {
 		if cn.MasterID != self.ID {
 			continue
 		}
-		n, ok := topology.NodeByAddress(x.Topology(), x.Runbook().NodeNames(), cn.Addr)
-		if !ok {
-			continue
-		}
-		c, err := n.Client()
-		if err != nil {
-			continue
-		}
-		info, err := redis.ReadInfo(ctx, c, "server", "replication")
-		if err != nil || info["master_link_status"] != "up" {
-			continue
-		}
-		v, err := redis.VersionFromInfo(info)
-		if err != nil {
-			continue
-		}
-		if chosen == nil || v.Compare(best) > 0 || (v.Compare(best) == 0 && n.Name() < chosen.Name()) {
-			chosen, chosenC, best = n, c, v
+		if n, ok := topology.NodeByAddress(x.Topology(), x.Runbook().NodeNames(), cn.Addr); ok {
+			candidates = append(candidates, n.Name())
 		}
 	}
-	if chosen == nil {
+	slices.Sort(candidates) // the runbook's node order
+	chosen, best, ok, err := newestReplica(ctx, x, candidates)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
 		return nil, nil, fmt.Errorf("master %q has no replica with its link up to promote", master.Name())
+	}
+	chosenC, err := chosen.Client()
+	if err != nil {
+		return nil, nil, err
 	}
 	x.Log("promotes %s (%s), the replica of %s on the newest version", chosen.Name(), best, master.Name())
 	return chosen, chosenC, nil
@@ -280,7 +239,7 @@ func clusterFailoverOutput(from, to string, res redis.ClusterFailoverResult) cty
 func (ClusterFailover) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
 	fromName, toName := "", x.Step.NodeArg("replica")
 	for _, l := range x.ResumeLog() {
-		if f, t, ok := parseClusterFailoverSides(l); ok {
+		if f, t, ok := parseSides(l, "fails over"); ok {
 			fromName, toName = f, t
 		}
 	}

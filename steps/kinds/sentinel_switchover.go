@@ -63,20 +63,11 @@ func staticSides(s *dsl.Step, sim *redis.Sim) (from, to string) {
 		from, _ = s.Runbook().StaticMaster(d.Name, sim)
 	}
 	if to == "" {
-		var best redis.Version
-		for _, n := range s.Runbook().NodeNames() {
-			if d != nil {
-				if !slices.Contains(d.DataNodes, n) {
-					continue
-				}
-			}
-			if sim.MasterOf(n) != from || from == "" {
-				continue
-			}
-			if v, ok := sim.Version(n); to == "" || (ok && v.Compare(best) > 0) {
-				to, best = n, v
-			}
+		names := s.Runbook().NodeNames()
+		if d != nil {
+			names = d.DataNodes
 		}
+		to = staticNewestReplica(sim, names, from)
 	}
 	return from, to
 }
@@ -201,52 +192,21 @@ func sides(ctx context.Context, x *steps.Exec) (from, to topology.Node, err erro
 	if d != nil {
 		names = d.DataNodes
 	}
-	var best redis.Version
+	var candidates []string
 	for _, n := range names {
-		if n == fromName || !slices.ContainsFunc(redis.Replicas(info), func(a string) bool {
-			nn, err := x.Node(n)
-			return err == nil && redis.SameAddr(a, nn.Address())
-		}) {
-			continue
-		}
-		c, err := x.Client(n)
-		if err != nil {
-			return nil, nil, err
-		}
-		ri, err := redis.ReadInfo(ctx, c, "server", "replication")
-		if err != nil || ri["master_link_status"] != "up" {
-			continue
-		}
-		v, err := redis.VersionFromInfo(ri)
-		if err != nil {
-			continue
-		}
-		if to == nil || v.Compare(best) > 0 {
-			to, best = nil, v
-			if to, err = x.Node(n); err != nil {
-				return nil, nil, err
-			}
+		if nn, err := x.Node(n); err == nil && n != fromName && slices.ContainsFunc(redis.Replicas(info), func(a string) bool { return redis.SameAddr(a, nn.Address()) }) {
+			candidates = append(candidates, n)
 		}
 	}
-	if to == nil {
+	to, best, ok, err := newestReplica(ctx, x, candidates)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
 		return nil, nil, fmt.Errorf("%s has no replica with its link up to promote", fromName)
 	}
 	x.Log("switches %s → %s (%s), the master's replica on the newest version", fromName, to.Name(), best)
 	return from, to, nil
-}
-
-// parseChosen reads the nodes sides logged: "switches FROM → TO (...".
-func parseChosen(line string) (from, to string, ok bool) {
-	rest, ok := strings.CutPrefix(line, "switches ")
-	if !ok {
-		return "", "", false
-	}
-	from, rest, ok = strings.Cut(rest, " → ")
-	if !ok {
-		return "", "", false
-	}
-	to, _, ok = strings.Cut(rest, " (")
-	return from, to, ok
 }
 
 func (SentinelSwitchover) Run(ctx context.Context, x *steps.Exec) (cty.Value, error) {
@@ -336,7 +296,7 @@ func otherReplicas(ctx context.Context, x *steps.Exec, master *goredis.Client, m
 func (SentinelSwitchover) Resume(ctx context.Context, x *steps.Exec) (steps.ResumeDecision, cty.Value, error) {
 	fromName, toName := x.Step.NodeArg("from"), x.Step.NodeArg("to")
 	for _, l := range x.ResumeLog() {
-		if f, t, ok := parseChosen(l); ok {
+		if f, t, ok := parseSides(l, "switches"); ok {
 			fromName, toName = f, t
 		}
 	}

@@ -51,15 +51,8 @@ func (n *Node) waitReady(ctx context.Context) error {
 func probe(ctx context.Context, cl *goredis.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	// A plain dial first: go-redis logs every failed dial of its pool.
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", cl.Options().Addr)
-	if err != nil {
+	if err := ping(ctx, cl); err != nil {
 		return err
-	}
-	_ = conn.Close()
-	if err := cl.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("PING: %w", err)
 	}
 	info, err := redis.ReadInfo(ctx, cl, "persistence")
 	if err != nil {
@@ -330,6 +323,23 @@ func (n *Node) Terminate(ctx context.Context) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("terminate node %q: %w", n.Name, err)
+	}
+	return nil
+}
+
+// ping checks that a server or a sentinel answers PING.
+func ping(ctx context.Context, cl *goredis.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	// A plain dial first: go-redis logs every failed dial of its pool.
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", cl.Options().Addr)
+	if err != nil {
+		return err
+	}
+	_ = conn.Close()
+	if err := cl.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("PING: %w", err)
 	}
 	return nil
 }

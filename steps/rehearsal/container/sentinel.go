@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -362,7 +361,7 @@ func (s *Sentinel) ready(ctx context.Context) error {
 		return fmt.Errorf("%s sentinel on %s (image %s): %w\ncontainer log (last 20 lines):\n%s", n.Version(), n.Addr(), n.Image(), err, s.logTail(ctx, 20))
 	}
 	for {
-		err := pingSentinel(wctx, cl)
+		err := ping(wctx, cl)
 		if err == nil {
 			return nil
 		}
@@ -378,21 +377,4 @@ func (s *Sentinel) ready(ctx context.Context) error {
 		case <-time.After(pollInterval):
 		}
 	}
-}
-
-// pingSentinel checks that a sentinel answers PING.
-func pingSentinel(ctx context.Context, cl *goredis.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	// A plain dial first: go-redis logs every failed dial of its pool.
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", cl.Options().Addr)
-	if err != nil {
-		return err
-	}
-	_ = conn.Close()
-	if err := cl.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("PING: %w", err)
-	}
-	return nil
 }
