@@ -9,10 +9,12 @@
 // read every key of the seed, its big keys included, from the live master.
 // Then the Sentinel table (sentinel.go): the shipped Sentinel rolling
 // upgrade per pair next to the plain SENTINEL FAILOVER and the
-// pause-failover-unpause orders. At the end it prints the figures the
+// pause-failover-unpause orders. Then the Cluster table (cluster.go): the
+// shipped Cluster rolling upgrade with the paused takeover, the default
+// CLUSTER FAILOVER and FORCE side by side. At the end it prints the figures the
 // apply and Sentinel tests measure against real servers (measured.go).
 //
-//	go run ./e2e/bench [-keys N] [-rate N] [-pairs 6.0:7.0,7.0:8.0] [-sentinel]
+//	go run ./e2e/bench [-keys N] [-rate N] [-pairs 6.0:7.0,7.0:8.0] [-sentinel] [-cluster]
 package main
 
 import (
@@ -69,6 +71,7 @@ func main() {
 	pairs := flag.String("pairs", "6.0:7.0,7.0:8.0,7.0:valkey:8.1", "comma-separated from:to pairs")
 	only := flag.Bool("measured", false, "print only the figures of the tests that measure apply and the Sentinel switchover")
 	sentinelOnly := flag.Bool("sentinel", false, "rehearse only the Sentinel rows")
+	clusterOnly := flag.Bool("cluster", false, "rehearse only the Cluster rows")
 	flag.Parse()
 	if *only {
 		printMeasured(os.Stdout)
@@ -83,6 +86,10 @@ func main() {
 	}
 	if *sentinelOnly {
 		runSentinel(ctx, os.Stdout, *keys, *rate, catalog, comparer)
+		return
+	}
+	if *clusterOnly {
+		runCluster(ctx, os.Stdout, *keys, *rate, catalog, comparer)
 		return
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
@@ -120,6 +127,8 @@ func main() {
 	printMixes(os.Stdout)
 	fmt.Println()
 	runSentinel(ctx, os.Stdout, *keys, *rate, catalog, comparer)
+	fmt.Println()
+	runCluster(ctx, os.Stdout, *keys, *rate, catalog, comparer)
 	printMeasured(os.Stdout)
 }
 

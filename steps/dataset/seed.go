@@ -70,6 +70,12 @@ type SeedOptions struct {
 	Types []string
 	// SkipBigKeys leaves out the big keys (a 1M-field hash, a 10 MB string).
 	SkipBigKeys bool
+	// Keep, when set, selects the keys written: a key (ordinary or big)
+	// for which it returns false is left out, the others are named and
+	// counted as without it. Seeding a Redis Cluster master by master,
+	// it keeps the keys whose slots the master serves, so that seeding
+	// every master with the same options writes each key once.
+	Keep func(key string) bool
 }
 
 // DefaultSeedDBs are the databases Seed spreads keys over by default.
@@ -238,6 +244,9 @@ func newSeedPlan(o SeedOptions) (seedPlan, error) {
 	return p, nil
 }
 
+// keeps reports whether the key is written (SeedOptions.Keep).
+func (p seedPlan) keeps(key string) bool { return p.Keep == nil || p.Keep(key) }
+
 // kindOf returns the kind of the i-th key. In every block of keys (200 with
 // every kind) the first keys are one of each kind, then each kind follows
 // in one run for the rest of its weight.
@@ -272,7 +281,7 @@ func (p seedPlan) dbOf(i int) int {
 // kind spread over o.DBs, some with TTLs; big keys; a function library and
 // an ACL user, each where the server has it (see the package doc). Key
 // names depend on o.Prefix, o.Keys, o.DBs and o.Types only, content on
-// o.Seed only: keys other than strings are deleted (UNLINK) before they are
+// o.Seed and the keys o.Keep leaves out: keys other than strings are deleted (UNLINK) before they are
 // written, the library is loaded with REPLACE and the user reset, so
 // seeding again with the same options gives the same data.
 //
@@ -303,6 +312,9 @@ func Seed(ctx context.Context, c *redis.Client, o SeedOptions) (SeedSummary, err
 		for i := 0; i < p.Keys; i++ {
 			kind, db := p.kindOf(i), p.dbOf(i)
 			key := p.Prefix + kind + ":" + strconv.Itoa(i)
+			if !p.keeps(key) {
+				continue
+			}
 			pipe := w.pipe(db)
 			g.write(ctx, pipe, kind, key)
 			sum.ByDB[db]++

@@ -30,8 +30,7 @@ const (
 func seedBigKeys(ctx context.Context, w *dbWriter, p seedPlan, sum *SeedSummary) error {
 	rng := rand.New(rand.NewPCG(uint64(p.Seed), bigKeysRNGStream))
 	db := p.DBs[0]
-	if p.want[TypeHash] {
-		key := p.Prefix + bigHashSuffix
+	if key := p.Prefix + bigHashSuffix; p.want[TypeHash] && p.keeps(key) {
 		w.pipe(db).Unlink(ctx, key)
 		for f := 0; f < bigHashFields; {
 			// A new slice per command: the pipeline holds them until sent.
@@ -53,8 +52,7 @@ func seedBigKeys(ctx context.Context, w *dbWriter, p seedPlan, sum *SeedSummary)
 		sum.Bytes += int64(len(key))
 		sum.BigKeys = append(sum.BigKeys, SeedBigKey{Key: key, DB: db, Type: TypeHash, Len: bigHashFields})
 	}
-	if p.want[TypeString] {
-		key := p.Prefix + bigStringSuffix
+	if key := p.Prefix + bigStringSuffix; p.want[TypeString] && p.keeps(key) {
 		for off := 0; off < bigStringBytes; off += bigStringPiece {
 			piece := make([]byte, bigStringPiece)
 			for i := 0; i < len(piece); i += 8 {

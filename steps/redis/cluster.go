@@ -588,8 +588,10 @@ func replicaProblems(ctx context.Context, views []*clusterView) []ClusterProblem
 		switch {
 		case r["master_link_status"] != "up":
 			since := ""
-			if s := r["master_link_down_since_seconds"]; s != "" && s != "-1" {
-				since = " for " + s + " s"
+			// A replica whose link was never up counts from the epoch
+			// on some versions (6.0: 1.8e9 s): no duration then.
+			if s := Int(r, "master_link_down_since_seconds"); s >= 0 && s < 365*24*3600 && r["master_link_down_since_seconds"] != "" {
+				since = fmt.Sprintf(" for %d s", s)
 			}
 			add(ClusterProblemLinkDown, v.addr, "replication link to %s is %s%s", master, r["master_link_status"], since)
 		case r["master_sync_in_progress"] != "0":
@@ -643,3 +645,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// KeySlot returns the hash slot of key, as a cluster computes it: CRC16
+// (XMODEM) of the key's hash tag, the text between its first '{' and the
+// first '}' after it when that is not empty, else of the whole key, modulo
+// 16384.
+func KeySlot(key string) int {
+	if open := strings.IndexByte(key, '{'); open >= 0 {
+		if n := strings.IndexByte(key[open+1:], '}'); n > 0 {
+			key = key[open+1 : open+1+n]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % ClusterSlots
+}
+
+// Contains reports whether slot is in the range.
+func (r SlotRange) Contains(slot int) bool { return r.From <= slot && slot <= r.To }

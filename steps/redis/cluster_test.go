@@ -250,6 +250,17 @@ func TestClusterOnRealServers(t *testing.T) {
 	ctx := context.Background()
 	masters, replicas := set.Masters(), set.Replicas()
 
+	// KeySlot agrees with the server's CLUSTER KEYSLOT, hash tags included.
+	for _, key := range []string{"", "a", "seed:string:0", "understudy:probe:12345", "{user1000}.following", "foo{}{bar}", "foo{{bar}}zap", "{}x", "x{y", "\xff\x00key"} {
+		want, err := clients[0].ClusterKeySlot(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := KeySlot(key); got != int(want) {
+			t.Errorf("KeySlot(%q) = %d, CLUSTER KEYSLOT says %d", key, got, want)
+		}
+	}
+
 	for i, c := range clients {
 		node := set.Nodes()[i]
 		nodes, err := ReadClusterNodes(ctx, c)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,7 @@ type rehearsal struct {
 	exclude    []string
 	work       *workload // the runbook's workload; nil without one
 	seeded     *dataset.Snapshot
+	shards     []clusterShard // a Cluster layout's, in place of seeded
 	writer     *traffic.Writer
 	before     map[string]nodeInfo
 	final      string // the node the application ends on
@@ -209,8 +211,10 @@ func (r *rehearsal) setupPhases() []phase {
 	return []phase{
 		{"check images", r.checkImages},
 		{"start nodes", r.startNodes},
+		{"form cluster", r.formCluster},
 		{"start endpoints", r.startEndpoints},
 		{"seed", r.seed},
+		{"attach cluster replicas", r.attachClusterReplicas},
 		{"start sentinels", r.startSentinels},
 		{"start traffic", r.startTraffic},
 		{"start workload", r.startWorkload},
@@ -286,10 +290,13 @@ func (r *rehearsal) startNodes(ctx context.Context) error {
 		wg   sync.WaitGroup
 		errs []error
 	)
+	opts := []container.Option{container.WithSession(r.session), container.WithPassword(r.password), container.WithUser(r.dep.user), container.WithCatalog(r.opts.Catalog)}
+	if r.layout.Kind == topology.KindCluster {
+		opts = append(opts, container.WithCluster())
+	}
 	for _, spec := range r.layout.Nodes {
 		wg.Go(func() {
-			n, err := container.Run(ctx, spec.Name, spec.Version,
-				container.WithSession(r.session), container.WithPassword(r.password), container.WithUser(r.dep.user), container.WithCatalog(r.opts.Catalog))
+			n, err := container.Run(ctx, spec.Name, spec.Version, opts...)
 			r.dep.mu.Lock()
 			defer r.dep.mu.Unlock()
 			if err != nil {
@@ -349,6 +356,9 @@ func (r *rehearsal) seed(ctx context.Context) error {
 	if r.keys <= 0 {
 		return nil
 	}
+	if r.layout.Kind == topology.KindCluster {
+		return r.seedCluster(ctx)
+	}
 	r.rep.Data = &report.Data{}
 	for _, name := range r.layout.SeedNodes() {
 		c, err := r.client(name)
@@ -389,8 +399,11 @@ func (r *rehearsal) startTraffic(ctx context.Context) error {
 	if r.rate <= 0 {
 		return nil
 	}
-	if r.layout.Kind == topology.KindSentinel {
+	switch r.layout.Kind {
+	case topology.KindSentinel:
 		return r.startSentinelTraffic(ctx)
+	case topology.KindCluster:
+		return r.startClusterTraffic(ctx)
 	}
 	addr := ""
 	if len(r.layout.Endpoints) > 0 {
@@ -443,6 +456,8 @@ func (r *rehearsal) check(ctx context.Context) {
 	}
 	r.final = ""
 	switch {
+	case r.layout.Kind == topology.KindCluster:
+		r.checkCluster(vctx, fail)
 	case r.layout.Kind == topology.KindSentinel:
 		var problems []string
 		r.final, problems = r.sentinelFinalMaster(vctx, sentinelAgreeTimeout)
@@ -452,62 +467,16 @@ func (r *rehearsal) check(ctx context.Context) {
 		if r.final != "" {
 			fmt.Fprintf(r.log, "final master: node %s, as the sentinels name master %q\n", r.final, r.layout.Sentinel.MasterName)
 		}
+		r.checkMaster(vctx, fail)
 	case len(r.layout.Endpoints) > 0:
 		ep, _ := r.dep.Endpoint(r.layout.Endpoints[0].Name)
 		r.final = ep.Target()
+		r.checkMaster(vctx, fail)
 	default:
 		if seeds := r.layout.SeedNodes(); len(seeds) > 0 {
 			r.final = seeds[0]
 		}
-	}
-	if r.writer != nil {
-		tr := r.writer.Stop()
-		fc, err := r.client(r.final)
-		if r.final == "" {
-			err = errors.New("no final master is known")
-		}
-		if err == nil {
-			probeDB := onDB(fc, r.probeDB)
-			err = r.writer.Verify(vctx, probeDB, tr)
-			_ = probeDB.Close()
-		}
-		if err != nil {
-			fail("read back acknowledged writes from %q: %v", r.final, err)
-		}
-		rep.Traffic = tr
-		rep.AttributeStalls(tr)
-		if tr.Lost > 0 {
-			fail("%d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, r.final, tr.LostSamples)
-		}
-	}
-	if r.keys > 0 && r.final != "" && rep.Data != nil {
-		rep.Data.FinalMaster = r.final
-		rep.Data.Method = "snapshot after seeding of the seeded keys (" + seededKeys.Match + ": type, value, TTL, hash field TTLs, stream metadata), the function libraries and the ACL users"
-		fc, err := r.client(r.final)
-		var res dataset.Result
-		if err == nil {
-			res, err = dataset.CheckSnapshot(vctx, fc, r.seeded, dataset.CompareOptions{})
-		}
-		if err != nil {
-			fail("check the seeded data on the final master %q: %v", r.final, err)
-		} else {
-			rep.Data.FinalKeys = res.KeysB
-			rep.Data.Equal = res.Equal
-			rep.Data.TTLToleranceMS = res.TTLToleranceMS
-			for _, n := range res.Notes {
-				n = r.secrets.String(n)
-				rep.Data.Notes = append(rep.Data.Notes, n)
-				fmt.Fprintf(r.log, "data check: %s\n", n)
-			}
-			if !rep.Data.Equal {
-				var diffs []string
-				for _, d := range res.Diffs[:min(5, len(res.Diffs))] {
-					diffs = append(diffs, d.String())
-				}
-				fail("the final master %q does not hold the seeded data: %d of %d seeded keys there, %d difference(s) (TTLs equal within %d ms), e.g. %s",
-					r.final, res.KeysB, res.KeysA, res.DiffCount, res.TTLToleranceMS, strings.Join(diffs, "; "))
-			}
-		}
+		r.checkMaster(vctx, fail)
 	}
 	for _, name := range r.nodeAndSentinelNames() {
 		ni, err := r.readNodeInfo(vctx, name)
@@ -537,6 +506,77 @@ func (r *rehearsal) check(ctx context.Context) {
 	}
 }
 
+// checkMaster reads every acknowledged write back from the final master,
+// and checks that it holds the seeded data.
+func (r *rehearsal) checkMaster(ctx context.Context, fail func(string, ...any)) {
+	rep := r.rep
+	if r.writer != nil {
+		tr := r.writer.Stop()
+		fc, err := r.client(r.final)
+		if r.final == "" {
+			err = errors.New("no final master is known")
+		}
+		if err == nil {
+			probeDB := onDB(fc, r.probeDB)
+			err = r.writer.Verify(ctx, probeDB, tr)
+			_ = probeDB.Close()
+		}
+		r.recordTraffic(tr, err, fmt.Sprintf("the final master %q", r.final), fail)
+	}
+	if r.keys <= 0 || r.final == "" || rep.Data == nil {
+		return
+	}
+	rep.Data.FinalMaster = r.final
+	rep.Data.Method = "snapshot after seeding of the seeded keys (" + seededKeys.Match + ": type, value, TTL, hash field TTLs, stream metadata), the function libraries and the ACL users"
+	fc, err := r.client(r.final)
+	var res dataset.Result
+	if err == nil {
+		res, err = dataset.CheckSnapshot(ctx, fc, r.seeded, dataset.CompareOptions{})
+	}
+	if err != nil {
+		fail("check the seeded data on the final master %q: %v", r.final, err)
+		return
+	}
+	rep.Data.FinalKeys = res.KeysB
+	rep.Data.Equal = res.Equal
+	rep.Data.TTLToleranceMS = res.TTLToleranceMS
+	r.recordData(res, strconv.Quote(r.final), fail)
+}
+
+// recordTraffic puts the write probe's report, read back from where
+// (verr: why it could not be), in the report, with its stalls per step;
+// a lost acknowledged write fails the rehearsal.
+func (r *rehearsal) recordTraffic(tr *traffic.Report, verr error, where string, fail func(string, ...any)) {
+	if verr != nil {
+		fail("read back acknowledged writes from %s: %v", where, verr)
+	}
+	r.rep.Traffic = tr
+	r.rep.AttributeStalls(tr)
+	if tr.Lost > 0 {
+		fail("%d acknowledged write(s) lost: missing or wrong on %s (e.g. %v)", tr.Lost, where, tr.LostSamples)
+	}
+}
+
+// recordData logs the notes of a check of the seeded data on master (a
+// quoted node name, and what of the data it holds) and fails the rehearsal
+// when it does not hold them.
+func (r *rehearsal) recordData(res dataset.Result, master string, fail func(string, ...any)) {
+	for _, n := range res.Notes {
+		n = r.secrets.String(n)
+		r.rep.Data.Notes = append(r.rep.Data.Notes, n)
+		fmt.Fprintf(r.log, "data check: %s\n", n)
+	}
+	if res.Equal {
+		return
+	}
+	var diffs []string
+	for _, d := range res.Diffs[:min(5, len(res.Diffs))] {
+		diffs = append(diffs, d.String())
+	}
+	fail("the final master %s does not hold the seeded data: %d of %d seeded keys there, %d difference(s) (TTLs equal within %d ms), e.g. %s",
+		master, res.KeysB, res.KeysA, res.DiffCount, res.TTLToleranceMS, strings.Join(diffs, "; "))
+}
+
 // CheckRehearsable reports nodes that cannot be rehearsed.
 func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
 	return checkRehearsable(rb, layoutOf(rb))
@@ -547,16 +587,11 @@ func CheckRehearsable(rb *dsl.Runbook) hcl.Diagnostics {
 // started (checkSentinelLayout), and the credentials agree.
 func checkRehearsable(rb *dsl.Runbook, layout *topology.Layout) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, d := range rb.Clusters {
-		// The rehearsal of a cluster (containers in cluster mode, a
-		// cluster-aware seed and check) comes with issue 17: refused
-		// rather than rehearsed as standalone nodes.
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Cluster rehearsal not built yet",
-			Detail:   fmt.Sprintf("Cluster %q can be validated and planned, and its steps run through the interpreter, but a rehearsal cannot build a cluster yet.", d.Name),
-			Subject:  d.DeclRange.Ptr(),
-		}}
+	if layout.Kind == topology.KindCluster {
+		// The cluster's rehearsal block gives every node its version.
+		if diags := checkClusterLayout(rb, layout); diags.HasErrors() {
+			return diags
+		}
 	}
 	specs := layout.Nodes
 	if layout.Sentinel != nil {

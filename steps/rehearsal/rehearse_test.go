@@ -108,3 +108,57 @@ func TestCloseConnectionsOnSwitch(t *testing.T) {
 		}
 	}
 }
+
+// A cluster that a rehearsal cannot build is refused at the runbook line,
+// before anything starts: no rehearsal block (no version, no shape), or a
+// database other than 0, which a cluster does not have.
+func TestCheckRehearsableCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		line      int
+		detail    string
+	}{
+		{"no rehearsal block", `
+cluster "cache" {
+  nodes = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+}
+`, 2, "has no rehearsal block"},
+		{"databases", `
+cluster "cache" {
+  nodes = ["127.0.0.1:1"]
+  rehearsal {
+    version = "7.0"
+  }
+}
+rehearsal {
+  databases = [0, 1]
+}
+`, 8, "only database 0"},
+		{"probe database", `
+cluster "cache" {
+  nodes = ["127.0.0.1:1"]
+  rehearsal {
+    version = "7.0"
+  }
+}
+rehearsal {
+  probe_db = 2
+}
+`, 8, "only database 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rb, diags := dsl.LoadSource("c.hcl", []byte(tc.src+`
+step "cluster_check" "healthy" {
+  nodes = cluster.cache.nodes
+}
+`), dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeRehearsal})
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			d := CheckRehearsable(rb)
+			if !d.HasErrors() || d[0].Subject == nil || d[0].Subject.Start.Line != tc.line || !strings.Contains(d[0].Detail, tc.detail) {
+				t.Errorf("diagnostics: %v, want one at line %d saying %q", d, tc.line, tc.detail)
+			}
+		})
+	}
+}

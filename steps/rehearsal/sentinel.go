@@ -140,7 +140,11 @@ func (r *rehearsal) startSentinels(ctx context.Context) error {
 	if err := r.waitReplicasInSync(ctx, replicaSyncTimeout); err != nil {
 		return err
 	}
-	if err := r.shareUsers(ctx); err != nil {
+	var replicas []string
+	for _, spec := range r.layout.Nodes[1:] {
+		replicas = append(replicas, spec.Name)
+	}
+	if err := r.shareUsers(ctx, r.master(), replicas); err != nil {
 		return err
 	}
 	m, err := r.dep.container(r.master())
@@ -211,20 +215,20 @@ func orServerDefault[T comparable](v T, text string) string {
 	return text
 }
 
-// shareUsers gives every replica the master's ACL users (the seeded ones
+// shareUsers gives the replicas the master's ACL users (the seeded ones
 // and the runbook's): replication does not carry them, and a Sentinel
-// deployment has them on every data node, since the sentinels may promote
-// any replica on their own. Rules for commands a replica does not have are
+// deployment or a cluster has them on every data node, since a failover
+// may promote any replica. Rules for commands a replica does not have are
 // left out, and users of a 6.0 master keep every channel on a 6.2+
 // replica, as the copy_users step does.
-func (r *rehearsal) shareUsers(ctx context.Context) error {
-	mc, err := r.client(r.master())
+func (r *rehearsal) shareUsers(ctx context.Context, master string, replicas []string) error {
+	mc, err := r.client(master)
 	if err != nil {
 		return err
 	}
 	users, err := redis.ACLUsers(ctx, mc)
 	if err != nil {
-		return fmt.Errorf("ACL users of master %q: %w", r.master(), err)
+		return fmt.Errorf("ACL users of master %q: %w", master, err)
 	}
 	if len(users) == 0 {
 		return nil
@@ -233,14 +237,18 @@ func (r *rehearsal) shareUsers(ctx context.Context) error {
 	for i, u := range users {
 		names[i] = u.Name
 	}
-	for _, spec := range r.layout.Nodes[1:] {
-		c, err := r.client(spec.Name)
+	for _, name := range replicas {
+		c, err := r.client(name)
+		if err != nil {
+			return err
+		}
+		n, err := r.dep.container(name)
 		if err != nil {
 			return err
 		}
 		unknown, err := redis.UnknownCommands(ctx, c, users)
 		if err != nil {
-			return fmt.Errorf("commands of replica %q: %w", spec.Name, err)
+			return fmt.Errorf("commands of replica %q: %w", name, err)
 		}
 		var dropped []string
 		for _, u := range users {
@@ -249,16 +257,16 @@ func (r *rehearsal) shareUsers(ctx context.Context) error {
 			for _, rule := range d {
 				dropped = append(dropped, u.Name+" "+rule)
 			}
-			if spec.Version.AtLeast(6, 2) && !redis.HasChannelRules(u.Rules) {
+			if n.Version().AtLeast(6, 2) && !redis.HasChannelRules(u.Rules) {
 				u.Rules = append(u.Rules, "allchannels")
 			}
-			if err := redis.SetACLUser(ctx, c, spec.Name, u); err != nil {
-				return fmt.Errorf("give replica %q the ACL users of master %q: %w", spec.Name, r.master(), err)
+			if err := redis.SetACLUser(ctx, c, name, u); err != nil {
+				return fmt.Errorf("give replica %q the ACL users of master %q: %w", name, master, err)
 			}
 		}
-		fmt.Fprintf(r.log, "node %s: has the ACL users of %s (%s), which replication does not carry\n", spec.Name, r.master(), strings.Join(names, ", "))
+		fmt.Fprintf(r.log, "node %s: has the ACL users of %s (%s), which replication does not carry\n", name, master, strings.Join(names, ", "))
 		if len(dropped) > 0 {
-			fmt.Fprintf(r.log, "node %s: left out rules for commands it does not have: %s\n", spec.Name, strings.Join(dropped, ", "))
+			fmt.Fprintf(r.log, "node %s: left out rules for commands it does not have: %s\n", name, strings.Join(dropped, ", "))
 		}
 	}
 	return nil

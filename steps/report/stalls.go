@@ -31,7 +31,7 @@ func (rep *Report) AttributeStalls(tr *traffic.Report) {
 // masterMoves are the step kinds that move the master role: the write
 // probe's longest stall during one is how long the clients took to follow
 // the new master.
-var masterMoves = []string{"switchover", "sentinel_switchover"}
+var masterMoves = []string{"switchover", "sentinel_switchover", "cluster_failover"}
 
 // Followed lists, per step that moved the master role and ran, how long
 // the clients took to follow it: the probe's longest stall in the step.

@@ -20,6 +20,9 @@ const (
 	// KindSentinel is a master with replicas watched by sentinels:
 	// clients find the master through the sentinels.
 	KindSentinel Kind = "sentinel"
+	// KindCluster is a Redis Cluster: masters sharing the hash slots,
+	// each with its replicas; clients follow the slots (MOVED).
+	KindCluster Kind = "cluster"
 )
 
 // Layout is a deployment as the runbook declares it, known without a server.
@@ -31,6 +34,31 @@ type Layout struct {
 	Endpoints []EndpointSpec
 	// Sentinel is the Sentinel deployment of a KindSentinel layout.
 	Sentinel *SentinelSpec
+	// Cluster is the shape of a KindCluster layout.
+	Cluster *ClusterSpec
+}
+
+// ClusterSpec is the shape of a Redis Cluster a rehearsal builds: the
+// first Masters nodes of the layout are the masters, each sharing the
+// slots evenly in order, and the next ones their replicas in turn
+// (Replicas per master): with 3 × 1, nodes 4, 5 and 6 replicate nodes 1,
+// 2 and 3.
+type ClusterSpec struct {
+	// Name is the deployment's name in the runbook (cluster "NAME").
+	Name              string
+	Masters, Replicas int
+	DeclRange         hcl.Range
+	RehearsalDeclared bool
+}
+
+// ReplicasOf returns the indexes in Layout.Nodes of the replicas of the
+// i-th master.
+func (c *ClusterSpec) ReplicasOf(i int) []int {
+	var out []int
+	for r := range c.Replicas {
+		out = append(out, c.Masters+r*c.Masters+i)
+	}
+	return out
 }
 
 // SentinelSpec is a Sentinel deployment: the master name the sentinels
@@ -130,13 +158,43 @@ func (l *Layout) NodeNames() []string {
 	return out
 }
 
-// For returns the layout of a runbook: a Sentinel layout when it declares
-// a Sentinel deployment, else a standalone one.
+// For returns the layout of a runbook: a Sentinel or a Cluster layout
+// when it declares such a deployment (a runbook declares at most one),
+// else a standalone one.
 func For(rb *dsl.Runbook) *Layout {
 	for _, name := range slices.Sorted(maps.Keys(rb.Sentinels)) {
 		return Sentinel(rb, rb.Sentinels[name])
 	}
+	for _, name := range slices.Sorted(maps.Keys(rb.Clusters)) {
+		return Cluster(rb, rb.Clusters[name])
+	}
 	return Standalone(rb)
+}
+
+// Cluster builds the layout of a Redis Cluster: its nodes in the declared
+// order (in a rehearsal, masters × (1 + replicas) of them, the masters
+// first and seeded) and the shape of its rehearsal block.
+func Cluster(rb *dsl.Runbook, d *dsl.ClusterDeployment) *Layout {
+	l := &Layout{Kind: KindCluster, Cluster: &ClusterSpec{Name: d.Name, DeclRange: d.DeclRange}}
+	for _, name := range d.Nodes {
+		l.Nodes = append(l.Nodes, declaredNode(rb, name))
+	}
+	if r := d.Rehearsal; r != nil {
+		l.Cluster.Masters, l.Cluster.Replicas, l.Cluster.RehearsalDeclared = r.Masters, r.Replicas, true
+	}
+	return l
+}
+
+// declaredNode is the spec of the runbook's node called name: the version
+// a rehearsal runs and whether it is seeded, from its rehearsal block.
+func declaredNode(rb *dsl.Runbook, name string) NodeSpec {
+	n := rb.Nodes[name]
+	ns := NodeSpec{Name: name, DeclRange: n.DeclRange}
+	if n.Rehearsal != nil {
+		ns.Version, ns.Rehearsable = n.Rehearsal.Version, true
+		ns.Seed = n.Rehearsal.Seed != nil && *n.Rehearsal.Seed
+	}
+	return ns
 }
 
 // Sentinel builds the layout of a Sentinel deployment: its data nodes in
@@ -144,20 +202,11 @@ func For(rb *dsl.Runbook) *Layout {
 // the one seeded), its sentinels, and their monitoring settings.
 func Sentinel(rb *dsl.Runbook, d *dsl.SentinelDeployment) *Layout {
 	l := &Layout{Kind: KindSentinel, Sentinel: &SentinelSpec{Name: d.Name, MasterName: d.MasterName}}
-	spec := func(name string) NodeSpec {
-		n := rb.Nodes[name]
-		ns := NodeSpec{Name: name, DeclRange: n.DeclRange}
-		if n.Rehearsal != nil {
-			ns.Version, ns.Rehearsable = n.Rehearsal.Version, true
-			ns.Seed = n.Rehearsal.Seed != nil && *n.Rehearsal.Seed
-		}
-		return ns
-	}
 	for _, name := range d.DataNodes {
-		l.Nodes = append(l.Nodes, spec(name))
+		l.Nodes = append(l.Nodes, declaredNode(rb, name))
 	}
 	for _, name := range d.Sentinels {
-		l.Sentinel.Sentinels = append(l.Sentinel.Sentinels, spec(name))
+		l.Sentinel.Sentinels = append(l.Sentinel.Sentinels, declaredNode(rb, name))
 	}
 	if r := d.Rehearsal; r != nil {
 		s := l.Sentinel

@@ -273,8 +273,16 @@ func createCluster(ctx context.Context, masters []*Node, replicas map[*Node][]*N
 			return fmt.Errorf("node %q: %w", m.Name, err)
 		}
 	}
+	return joinCluster(ctx, masters, replicas, all, all[1:], clients, ids)
+}
+
+// joinCluster has the first node of all meet each newcomer, makes each
+// replica of replicas[master] replicate its master once it knows it, and
+// waits until the cluster is healthy with that shape. ids are the nodes'
+// ids.
+func joinCluster(ctx context.Context, masters []*Node, replicas map[*Node][]*Node, all, newcomers []*Node, clients map[*Node]*goredis.Client, ids map[*Node]string) error {
 	seed := clients[all[0]]
-	for _, n := range all[1:] {
+	for _, n := range newcomers {
 		if err := seed.Do(ctx, "CLUSTER", "MEET", n.Host(), n.Port()).Err(); err != nil {
 			return fmt.Errorf("node %q: CLUSTER MEET %s %d: %w", all[0].Name, n.Host(), n.Port(), err)
 		}
@@ -308,6 +316,48 @@ func createCluster(ctx context.Context, masters []*Node, replicas map[*Node][]*N
 		return true, ""
 	}
 	return waitCluster(ctx, all, clients, shape)
+}
+
+// AddClusterReplicas makes fresh cluster nodes (WithCluster, running, in no
+// cluster yet) replicas of masters[i] for each replicas[masters[i]], the
+// masters being a cluster CreateCluster made (with no replicas, or other
+// ones): the first master meets each new node, which then replicates its
+// master (CLUSTER REPLICATE) and syncs. It waits, within
+// DefaultClusterTimeout and ctx, until every node given is healthy as
+// WaitCluster defines it, with that shape. A rehearsal seeds the masters
+// first and attaches the replicas after, so that they get the seeded keys
+// by a full sync, with their expiry times as the master has them.
+func AddClusterReplicas(ctx context.Context, masters []*Node, replicas map[*Node][]*Node) error {
+	all, err := checkClusterShape(masters, replicas)
+	if err != nil {
+		return fmt.Errorf("add cluster replicas: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultClusterTimeout)
+	defer cancel()
+	clients := make(map[*Node]*goredis.Client, len(all))
+	for _, n := range all {
+		clients[n] = n.adminClient()
+		defer clients[n].Close()
+	}
+	ids := make(map[*Node]string, len(all))
+	for _, n := range all {
+		if ids[n], err = clients[n].Do(ctx, "CLUSTER", "MYID").Text(); err != nil {
+			return fmt.Errorf("add cluster replicas: node %q: CLUSTER MYID: %w", n.Name, err)
+		}
+	}
+	for _, n := range all[len(masters):] {
+		info, err := clusterInfo(ctx, clients[n])
+		if err != nil {
+			return fmt.Errorf("add cluster replicas: node %q: %w", n.Name, err)
+		}
+		if info["cluster_known_nodes"] != "1" {
+			return fmt.Errorf("add cluster replicas: node %q already belongs to a cluster (it knows %s nodes)", n.Name, info["cluster_known_nodes"])
+		}
+	}
+	if err := joinCluster(ctx, masters, replicas, all, all[len(masters):], clients, ids); err != nil {
+		return fmt.Errorf("add %d replica(s) to a cluster of %d masters: %w", len(all)-len(masters), len(masters), err)
+	}
+	return nil
 }
 
 // addSlots assigns the slots first..last to the master c connects to.
