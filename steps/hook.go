@@ -42,6 +42,17 @@ type Hook interface {
 	PostRun(r *Result)
 }
 
+// GroupHook is a Hook that also hears when a group starts, with the
+// members it iterates over: read from the nodes (CLUSTER NODES, the
+// sentinels), or on a resumed run those the earlier run iterated over
+// (Resume.Groups). The journal records them, so that a run resumed after a
+// failover iterates over the same members, not over the roles the failover
+// made (the promoted replica is not failed over again).
+type GroupHook interface {
+	Hook
+	PreGroup(g *dsl.Group, members []string)
+}
+
 // NilHook does nothing and always continues.
 type NilHook struct{}
 

@@ -98,6 +98,12 @@ type Resume struct {
 	InFlightAs ResumeDecision
 	// Rollback is true when the earlier run had begun its rollback.
 	Rollback bool
+	// Groups are the members each group of the earlier run iterated
+	// over, by group name: a resumed run iterates over the same members
+	// rather than reading them again, since the steps that ran may have
+	// changed them (a group over a cluster's masters that failed some of
+	// them over). A group not listed reads its members when it starts.
+	Groups map[string][]string
 }
 
 // ResumedStep is how a step ended in the earlier run.
@@ -284,7 +290,7 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 			}
 			continue
 		}
-		keys, err := in.members(ctx, s.Group)
+		keys, err := in.groupMembers(ctx, s.Group)
 		if err != nil {
 			// The set could not be read: the group's first step fails
 			// there, and the others do not run.
@@ -308,6 +314,28 @@ func (in *Interpreter) Run(ctx context.Context) *Result {
 		h.PostRun(res)
 	}
 	return res
+}
+
+// groupMembers are the members g iterates over: those of the earlier run
+// on a resumed run that had started g, else read now (members). The hooks
+// that are GroupHooks hear them.
+func (in *Interpreter) groupMembers(ctx context.Context, g *dsl.Group) ([]string, error) {
+	keys, ok := []string(nil), false
+	if rs := in.opts.Resume; rs != nil {
+		keys, ok = rs.Groups[g.Name]
+	}
+	if !ok {
+		var err error
+		if keys, err = in.members(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range in.hooks {
+		if gh, ok := h.(GroupHook); ok {
+			gh.PreGroup(g, keys)
+		}
+	}
+	return keys, nil
 }
 
 // rollback runs the rollback steps, if the runbook has any, and reports

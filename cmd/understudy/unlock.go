@@ -21,7 +21,8 @@ const unlockTimeout = 30 * time.Second
 
 func runUnlock(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("unlock", "RUNBOOK LOCK_ID [--var NAME=VALUE]... [--var-file F]...",
-		"Removes the apply lock LOCK_ID ('"+apply.LockKey+"') from the runbook's nodes, for an apply\n"+
+		"Removes the apply lock LOCK_ID ('"+apply.LockKey+"'; on a Redis Cluster '"+apply.LockKey+":{SLOT.N}'\n"+
+			"on each master) from the runbook's nodes, for an apply\n"+
 			"that ended without releasing it (killed, or its machine lost). The error of the apply\n"+
 			"that was refused gives the ID, with who holds the lock, where, its pid and since when:\n"+
 			"make sure that run is no longer running first. Only the lock with that ID is removed;\n"+

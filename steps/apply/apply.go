@@ -34,7 +34,7 @@ type Options struct {
 	// node that changed since refuses the apply before the first write.
 	Planned []NodeState
 	// CanaryRate is the canary's writes per second where the application
-	// writes (an endpoint's address, or Sentinel); 0 means
+	// writes (an endpoint's address, Sentinel, or a cluster client); 0 means
 	// DefaultCanaryRate, negative no canary.
 	CanaryRate int
 	// Comparer runs the verify steps' comparisons; nil: in this process.
@@ -86,11 +86,6 @@ func Preflight(ctx context.Context, rb *dsl.Runbook, t topology.Topology, plan *
 	}
 	// A live upgrade needs the node's lifecycle command.
 	reasons = append(reasons, report.MissingLifecycles(rb)...)
-	for _, d := range rb.Clusters {
-		// The lock and the canary write keys, which a cluster puts in
-		// one slot on one master: they come with the Cluster issue.
-		reasons = append(reasons, fmt.Sprintf("cluster %q: apply to a Redis Cluster is not built yet (its lock and canary need cluster-aware keys)", d.Name))
-	}
 	nodes, err := ReadNodes(ctx, t, rb.NodeNames())
 	if err != nil {
 		reasons = append(reasons, err.Error())
@@ -105,9 +100,11 @@ func Preflight(ctx context.Context, rb *dsl.Runbook, t topology.Topology, plan *
 
 // Run applies the runbook to the nodes of t: the canary where the
 // application writes (through the first endpoint that declares its
-// address, or through the sentinels of a Sentinel deployment), the steps
-// with their rollback, then the canary's ledger read back from the final
-// master (the endpoint's target, or the data node the sentinels name).
+// address, through the sentinels of a Sentinel deployment, or through a
+// cluster client to a Redis Cluster), the steps with their rollback, then
+// the canary's ledger read back from the final master (the endpoint's
+// target, the data node the sentinels name, or for a cluster each key's
+// master at the end).
 // Call Preflight first. The report says how it went; an error means the
 // apply could not run at all.
 func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []NodeState, o Options) (*report.Report, error) {
@@ -152,7 +149,7 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 	case can != nil:
 		fmt.Fprintf(lw, "canary: %d writes/s through %s (keys %s*)\n", can.rate, can.target.via, can.prefix)
 	case !o.DryRun && o.CanaryRate >= 0:
-		fmt.Fprintln(lw, "canary: none (no endpoint declares the application's address, and no Sentinel deployment is declared)")
+		fmt.Fprintln(lw, "canary: none (no endpoint declares the application's address, and no Sentinel or Cluster deployment is declared)")
 	}
 
 	hooks = append([]steps.Hook{steps.NewProgress(lw, rb), report.NewRecorder(rep, rb, origin, secrets)}, hooks...)
@@ -161,6 +158,11 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 	}
 	hooks = append(hooks, o.Hooks...)
 	exclude := []string{CanaryPrefix + "*", LockKey}
+	if len(rb.Clusters) > 0 {
+		// A pattern, not a name: node.NAME.keys does not count a name
+		// on a cluster (EXISTS of a key in another slot is MOVED).
+		exclude = []string{CanaryPrefix + "*", ClusterLockKeyPattern}
+	}
 	res := steps.New(rb, steps.Options{Topology: t, Hooks: hooks, ExcludeKeys: exclude, Comparer: o.Comparer, Resume: o.Resume, DryRun: o.DryRun}).Run(ctx)
 	rep.Status = res.Status
 	if res.RollbackStatus != "" {

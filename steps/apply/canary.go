@@ -2,10 +2,12 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,13 +57,38 @@ type canaryTarget struct {
 	final func(ctx context.Context) (master, error)
 }
 
-// master is the node a canary's writes are read back from.
+// master is the node a canary's writes are read back from, or for a
+// cluster the masters they are on.
 type master struct {
 	name   string
 	client *goredis.Client
+	// cluster names the Redis Cluster the canary wrote to; then client is
+	// nil, the writes are read back through a cluster client
+	// (traffic.Writer.VerifyCluster) and masters are every node that is a
+	// master at the end, where the canary's keys are removed.
+	cluster string
+	masters []Node
 	// doubts are problems that fail the apply although the writes could
 	// be read back: a sentinel that did not say which node is the master.
 	doubts []string
+	// warnings are said in the log: a master of the cluster that is not
+	// a node of the runbook, whose canary keys stay.
+	warnings []string
+}
+
+// where names the final master(s) for the log and the report.
+func (m master) where() string {
+	if m.cluster == "" {
+		return strconv.Quote(m.name)
+	}
+	names := make([]string, len(m.masters))
+	for i, n := range m.masters {
+		names[i] = strconv.Quote(n.Name)
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("the masters of cluster %q", m.cluster)
+	}
+	return fmt.Sprintf("the masters of cluster %q (%s)", m.cluster, strings.Join(names, ", "))
 }
 
 // startCanary starts the canary where the application writes
@@ -91,8 +118,9 @@ func startCanary(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Op
 
 // canaryTargetOf is where the application writes: the first endpoint
 // that declares the application's address, else the master of the
-// runbook's Sentinel deployment, found through the sentinels (a runbook
-// declares at most one, and then no endpoint); nil when it has neither.
+// runbook's Sentinel deployment, found through the sentinels, else the
+// runbook's Redis Cluster through a cluster client (a runbook declares at
+// most one deployment, and then no endpoint); nil when it has none.
 func canaryTargetOf(rb *dsl.Runbook, t topology.Topology) (*canaryTarget, error) {
 	for _, name := range slices.Sorted(maps.Keys(rb.Endpoints)) {
 		if ep := rb.Endpoints[name]; ep.Address != "" {
@@ -101,6 +129,9 @@ func canaryTargetOf(rb *dsl.Runbook, t topology.Topology) (*canaryTarget, error)
 	}
 	if names := slices.Sorted(maps.Keys(rb.Sentinels)); len(names) > 0 {
 		return sentinelTarget(rb, t, rb.Sentinels[names[0]])
+	}
+	if names := slices.Sorted(maps.Keys(rb.Clusters)); len(names) > 0 {
+		return clusterTarget(rb, t, rb.Clusters[names[0]])
 	}
 	return nil, nil
 }
@@ -166,6 +197,96 @@ func sentinelTarget(rb *dsl.Runbook, t topology.Topology, d *dsl.SentinelDeploym
 	}, nil
 }
 
+// clusterTarget writes to a Redis Cluster as its applications do:
+// go-redis's cluster client, seeded with every node of the cluster block
+// and with the block's credentials, follows MOVED and reloads the slots
+// after a failover. The canary's keys (a prefix without a hash tag and a
+// number) spread over every slot, so over every master. At the end they
+// are read back through a new cluster client and removed from every node
+// that is a master then (clusterMasters).
+func clusterTarget(rb *dsl.Runbook, t topology.Topology, d *dsl.ClusterDeployment) (*canaryTarget, error) {
+	if len(d.Nodes) == 0 {
+		return nil, fmt.Errorf("canary: cluster %q has no node", d.Name)
+	}
+	// Every node has the block's credentials and TLS settings.
+	first := rb.Nodes[d.Nodes[0]]
+	if first == nil {
+		return nil, fmt.Errorf("canary: cluster %q: its nodes are not in the runbook", d.Name)
+	}
+	tc, err := live.TLSConfig(first)
+	if err != nil {
+		return nil, fmt.Errorf("canary: %w", err)
+	}
+	ct := &traffic.ClusterTarget{Username: first.Username, Password: first.Password}
+	for _, name := range d.Nodes {
+		n, err := t.Node(name)
+		if err != nil {
+			return nil, fmt.Errorf("canary: %w", err)
+		}
+		ct.Addrs = append(ct.Addrs, n.Address())
+	}
+	return &canaryTarget{
+		conn: traffic.Options{Cluster: ct, Username: first.Username, Password: first.Password, TLSConfig: tc},
+		via:  fmt.Sprintf("cluster %q (a cluster client seeded with %s)", d.Name, strings.Join(ct.Addrs, ", ")),
+		final: func(ctx context.Context) (master, error) {
+			return clusterMasters(ctx, t, d)
+		},
+	}, nil
+}
+
+// clusterMasters are the nodes of cluster d that are masters now, as the
+// first node that answers CLUSTER NODES sees them, in the declared order.
+// A master there that is none of d's nodes is a warning: the canary's
+// keys on it are not removed.
+func clusterMasters(ctx context.Context, t topology.Topology, d *dsl.ClusterDeployment) (master, error) {
+	m := master{cluster: d.Name}
+	var failed []error
+	for _, name := range d.Nodes {
+		n, err := t.Node(name)
+		if err != nil {
+			return m, err
+		}
+		c, err := n.Client()
+		if err != nil {
+			failed = append(failed, fmt.Errorf("node %q: %w", name, err))
+			continue
+		}
+		view, err := redis.ReadClusterNodes(ctx, c)
+		if err != nil {
+			failed = append(failed, fmt.Errorf("node %q (%s): %w", name, n.Address(), err))
+			continue
+		}
+		is := map[string]bool{}
+		for _, cn := range view {
+			if !cn.IsMaster() || cn.HasFlag("noaddr") || cn.HasFlag("handshake") {
+				continue
+			}
+			dn, ok := topology.NodeByAddress(t, d.Nodes, cn.Addr)
+			if !ok {
+				m.warnings = append(m.warnings, fmt.Sprintf("master %s of cluster %q is not a node of the runbook: the canary's keys on it (%s*) are not removed", cn.Addr, d.Name, CanaryPrefix))
+				continue
+			}
+			is[dn.Name()] = true
+		}
+		for _, name := range d.Nodes {
+			if !is[name] {
+				continue
+			}
+			dn, err := t.Node(name)
+			if err != nil {
+				return m, err
+			}
+			dc, err := dn.Client()
+			if err != nil {
+				return m, fmt.Errorf("node %q: %w", name, err)
+			}
+			m.masters = append(m.masters, Node{Name: name, Client: dc})
+		}
+		return m, nil
+	}
+	return m, fmt.Errorf("no node of cluster %q answered CLUSTER NODES: %w", d.Name, errors.Join(failed...))
+}
+
 // finish stops the canary, reads its acknowledged writes back from the
 // final master its target names, puts the figures in the report and
 // removes the canary's keys. Writes that cannot be read back, a lost
@@ -181,12 +302,16 @@ func (c *canary) finish(ctx context.Context, rep *report.Report, log io.Writer) 
 	}
 	m, err := c.target.final(ctx)
 	if err == nil {
-		err = c.w.Verify(ctx, m.client, tr)
+		if m.cluster != "" {
+			err = c.w.VerifyCluster(ctx, tr)
+		} else {
+			err = c.w.Verify(ctx, m.client, tr)
+		}
 	}
 	if err != nil {
 		from := "from the final master"
-		if m.name != "" {
-			from = fmt.Sprintf("from %q", m.name)
+		if m.name != "" || m.cluster != "" {
+			from = "from " + m.where()
 		}
 		fail("read back acknowledged writes %s: %v", from, err)
 		return
@@ -194,18 +319,37 @@ func (c *canary) finish(ctx context.Context, rep *report.Report, log io.Writer) 
 	for _, d := range m.doubts {
 		fail("%s", d)
 	}
+	for _, w := range m.warnings {
+		fmt.Fprintf(log, "warning: canary: %s\n", w)
+	}
 	rep.AttributeStalls(tr)
 	if tr.Lost > 0 {
-		fail("%d acknowledged write(s) lost: missing or wrong on the final master %q (e.g. %v)", tr.Lost, m.name, tr.LostSamples)
+		on := "the final master " + m.where()
+		if m.cluster != "" {
+			on = m.where()
+		}
+		fail("%d acknowledged write(s) lost: missing or wrong on %s (e.g. %v)", tr.Lost, on, tr.LostSamples)
 	}
 	// Every canary's keys: also those of an earlier run of this apply
 	// that died (the lock keeps other applies off these nodes).
-	removed, err := removeKeys(ctx, m.client, CanaryPrefix+"*")
-	if err != nil {
-		fmt.Fprintf(log, "warning: canary keys %s* not all removed from %q: %v\n", CanaryPrefix, m.name, err)
+	clients := []Node{{Name: m.name, Client: m.client}}
+	if m.cluster != "" {
+		clients = m.masters
+	}
+	var removed int64
+	var errs []error
+	for _, n := range clients {
+		d, err := removeKeys(ctx, n.Client, CanaryPrefix+"*")
+		removed += d
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node %q: %w", n.Name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(log, "warning: canary keys %s* not all removed from %s: %v\n", CanaryPrefix, m.where(), err)
 		return
 	}
-	fmt.Fprintf(log, "canary: %d acknowledged, %d lost, longest stall %.1f ms; %d keys removed from %q\n", tr.Acked, tr.Lost, tr.MaxStallMS, removed, m.name)
+	fmt.Fprintf(log, "canary: %d acknowledged, %d lost, longest stall %.1f ms; %d keys removed from %s\n", tr.Acked, tr.Lost, tr.MaxStallMS, removed, m.where())
 }
 
 // endpointMaster is the node the application writes to at the end through
@@ -256,7 +400,10 @@ func sentinelMaster(ctx context.Context, t topology.Topology, d *dsl.SentinelDep
 	return m, nil
 }
 
-// removeKeys unlinks the keys matching pattern, a SCAN page at a time.
+// removeKeys unlinks the keys matching pattern, a SCAN page at a time,
+// one UNLINK per key in a pipeline: on a cluster node the keys of a page
+// are in many slots, and a command with keys in two slots is refused
+// (CROSSSLOT).
 func removeKeys(ctx context.Context, c *goredis.Client, pattern string) (int64, error) {
 	var n int64
 	iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
@@ -265,8 +412,15 @@ func removeKeys(ctx context.Context, c *goredis.Client, pattern string) (int64, 
 		if len(batch) == 0 {
 			return nil
 		}
-		d, err := c.Unlink(ctx, batch...).Result()
-		n += d
+		cmds, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, k := range batch {
+				p.Unlink(ctx, k)
+			}
+			return nil
+		})
+		for _, cmd := range cmds {
+			n += cmd.(*goredis.IntCmd).Val()
+		}
 		batch = batch[:0]
 		return err
 	}

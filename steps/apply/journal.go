@@ -30,6 +30,7 @@ import (
 const (
 	recRunStart      = "run_start"      // run id, runbook, SHA-256 of its files, version, variables
 	recResume        = "resume"         // a resumed run continues the file (same fields)
+	recGroupStart    = "group_start"    // group, members
 	recStepStart     = "step_start"     // step, kind, rollback
 	recAttemptStart  = "attempt_start"  // step, attempt
 	recAttemptEnd    = "attempt_end"    // step, attempt, error
@@ -51,6 +52,11 @@ type record struct {
 	Files     map[string]string          `json:"sha256,omitempty"`
 	Version   string                     `json:"understudy_version,omitempty"`
 	Variables map[string]json.RawMessage `json:"variables,omitempty"`
+
+	// group_start: the group and the members it iterates over (node
+	// names).
+	Group   string   `json:"group,omitempty"`
+	Members []string `json:"members,omitempty"`
 
 	// Step records.
 	Step       string     `json:"step,omitempty"`
@@ -119,7 +125,7 @@ type JournalWriter struct {
 	current *dsl.Step
 }
 
-var _ steps.Hook = (*JournalWriter)(nil)
+var _ steps.GroupHook = (*JournalWriter)(nil)
 
 // CreateJournal creates the journal of a new run at path (0600; an existing
 // file is refused: a journal is one run's) and writes its first record: the
@@ -334,6 +340,17 @@ func (w *JournalWriter) halt(s *dsl.Step, err error) (steps.HookAction, error) {
 		return steps.HookHalt, err
 	}
 	return steps.HookContinue, nil
+}
+
+// PreGroup records the members a group iterates over, so that a resumed
+// run iterates over the same ones (Journal.Resume). A failed write halts
+// the run at its next step.
+func (w *JournalWriter) PreGroup(g *dsl.Group, members []string) {
+	r := &record{Type: recGroupStart, Group: g.Name}
+	for _, m := range members {
+		r.Members = append(r.Members, w.secrets.String(m))
+	}
+	_ = w.write(r)
 }
 
 // PreStep records that a step starts.

@@ -26,6 +26,9 @@ type Journal struct {
 	// with their outputs; RollbackSteps the rollback's.
 	Steps         []JournalStep
 	RollbackSteps []JournalStep
+	// Groups are the members each group that started iterated over, by
+	// group name.
+	Groups map[string][]string
 	// InFlight is the step that had started and not ended, nil when none.
 	InFlight *InFlightStep
 	// Refused names the in-flight step when the last run stopped because
@@ -170,6 +173,14 @@ func (rd *journalReader) apply(r *record) error {
 	case recResume:
 		j.Resumes = append(j.Resumes, r.header())
 		j.Ended, j.Status, j.Errors, j.Refused = false, "", nil, ""
+	case recGroupStart:
+		if j.Groups == nil {
+			j.Groups = map[string][]string{}
+		}
+		if _, ok := j.Groups[r.Group]; !ok {
+			// A resumed run records the members it took over again.
+			j.Groups[r.Group] = append([]string{}, r.Members...)
+		}
 	case recStepStart:
 		if f, ok := rd.open[r.Step]; ok {
 			f.Started = r.Time // in flight again after a resume: keep what it said
@@ -281,10 +292,11 @@ func (j *Journal) Resume(rb *dsl.Runbook) (*steps.Resume, error) {
 	if rb.Rollback != nil {
 		rollback = rb.Rollback.Steps
 	}
-	if err := j.checkOrder(rb.Steps, j.Steps, false); err != nil {
+	main := j.iterated(rb.Steps)
+	if err := j.checkOrder(main, j.Steps, false); err != nil {
 		return nil, err
 	}
-	if err := j.checkOrder(rollback, j.RollbackSteps, true); err != nil {
+	if err := j.checkOrder(j.iterated(rollback), j.RollbackSteps, true); err != nil {
 		return nil, err
 	}
 	if (len(j.RollbackSteps) > 0 || (j.InFlight != nil && j.InFlight.InRollback)) && !j.RollbackStarted {
@@ -293,7 +305,7 @@ func (j *Journal) Resume(rb *dsl.Runbook) (*steps.Resume, error) {
 	if j.InFlight != nil && !j.InFlight.InRollback && j.RollbackStarted {
 		return nil, fmt.Errorf("journal %s: step %q is in flight, but the rollback had begun: the journal is damaged", j.Path, j.InFlight.Name)
 	}
-	rs := &steps.Resume{Ended: map[string]steps.ResumedStep{}, Rollback: j.RollbackStarted}
+	rs := &steps.Resume{Ended: map[string]steps.ResumedStep{}, Rollback: j.RollbackStarted, Groups: j.Groups}
 	for _, s := range slices.Concat(j.Steps, j.RollbackSteps) {
 		rs.Ended[s.Name] = steps.ResumedStep{
 			Status: s.Status, Output: s.Output, Attempts: s.Attempts, Duration: s.Duration,
@@ -309,7 +321,7 @@ func (j *Journal) Resume(rb *dsl.Runbook) (*steps.Resume, error) {
 	if !j.RollbackStarted {
 		// A failed step that stops the run: the run was about to roll
 		// back, or was ending without a rollback.
-		for _, s := range rb.Steps {
+		for _, s := range main {
 			r, ok := rs.Ended[s.Name]
 			if !ok || r.Status != steps.StatusFailed || (s.OnFailure == "continue" && !r.Interrupted) {
 				continue
@@ -323,6 +335,40 @@ func (j *Journal) Resume(rb *dsl.Runbook) (*steps.Resume, error) {
 		}
 	}
 	return rs, nil
+}
+
+// iterated is list as the earlier run ran it: the steps of each group
+// that started, once per member it iterated over, under their bound names
+// (failover[cache-1]); a group that had not started keeps its steps under
+// their own names (as the run names them when the group's members cannot
+// be read).
+func (j *Journal) iterated(list []*dsl.Step) []*dsl.Step {
+	var out []*dsl.Step
+	for i := 0; i < len(list); {
+		s := list[i]
+		if s.Group == nil {
+			out = append(out, s)
+			i++
+			continue
+		}
+		k := i
+		for k < len(list) && list[k].Group == s.Group {
+			k++
+		}
+		group := list[i:k]
+		i = k
+		members, ok := j.Groups[s.Group.Name]
+		if !ok {
+			out = append(out, group...)
+			continue
+		}
+		for _, m := range members {
+			for _, gs := range group {
+				out = append(out, gs.Iterate(&dsl.Iteration{Group: s.Group, Key: m}))
+			}
+		}
+	}
+	return out
 }
 
 // refusedInRollback reports whether the last run stopped at a rollback

@@ -25,7 +25,14 @@ import (
 // LockKey is the key that holds the apply lock in database 0 of every node
 // of a runbook. Every data comparison made during an apply must leave it
 // out (it also counts in INFO keyspace, on replicas even after it expired).
+// In a Redis Cluster, where a key lives in one slot on one master, each
+// master holds the lock under a key of its own shard instead:
+// ClusterLockKey of the lowest slot it serves.
 const LockKey = "understudy:lock"
+
+// ClusterLockKeyPattern matches every ClusterLockKey: data comparisons on
+// a cluster leave it out.
+const ClusterLockKeyPattern = LockKey + ":{*}"
 
 // MinLockTTL is the shortest TTL Acquire accepts.
 const MinLockTTL = 10 * time.Millisecond
@@ -115,6 +122,8 @@ func (n Node) addr() string { return n.Client.Options().Addr }
 type HeldError struct {
 	// Node is where the lock was found.
 	Node string
+	// Key is the key that holds it: LockKey, or a ClusterLockKey.
+	Key string
 	// Info is the holder; its ID is empty when Value is not a LockInfo.
 	Info LockInfo
 	// Value is the key's value as read.
@@ -131,6 +140,10 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
+	key := e.Key
+	if key == "" {
+		key = LockKey
+	}
 	where := fmt.Sprintf("node %q", e.Node)
 	if e.MasterOutside != "" {
 		where += fmt.Sprintf(" (a replica's copy of the lock of its master %s, which is not a node of the runbook)", e.MasterOutside)
@@ -140,7 +153,7 @@ func (e *HeldError) Error() string {
 		if len(v) > 120 {
 			v = v[:120] + "…"
 		}
-		return fmt.Sprintf("%s holds key %s with a value understudy did not write (%q): find out what wrote it before deleting it by hand", where, LockKey, v)
+		return fmt.Sprintf("%s holds key %s with a value understudy did not write (%q): find out what wrote it before deleting it by hand", where, key, v)
 	}
 	expires := "it has no expiry"
 	if e.TTL >= 0 {
@@ -154,8 +167,8 @@ func (e *HeldError) Error() string {
 		where, e.Info, e.Info.ID, expires, runbook, e.Info.ID)
 }
 
-func newHeldError(node, value string, ttl time.Duration, runbook string) *HeldError {
-	e := &HeldError{Node: node, Value: value, TTL: ttl, Runbook: runbook}
+func newHeldError(node, key, value string, ttl time.Duration, runbook string) *HeldError {
+	e := &HeldError{Node: node, Key: key, Value: value, TTL: ttl, Runbook: runbook}
 	var info LockInfo
 	if json.Unmarshal([]byte(value), &info) == nil && info.ID != "" {
 		e.Info = info
@@ -221,8 +234,9 @@ type casReply struct {
 	ttl   time.Duration
 }
 
-func runScript(ctx context.Context, s *goredis.Script, c *goredis.Client, args ...any) (casReply, error) {
-	res, err := s.Run(ctx, c, []string{LockKey}, args...).Slice()
+// runScript runs a lock script on key through c.
+func runScript(ctx context.Context, s *goredis.Script, c *goredis.Client, key string, args ...any) (casReply, error) {
+	res, err := s.Run(ctx, c, []string{key}, args...).Slice()
 	if err != nil {
 		return casReply{}, err
 	}
@@ -252,12 +266,24 @@ func isReadOnly(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "READONLY")
 }
 
+// isMoved reports a cluster's redirection: the key's slot is not (or no
+// longer) served by the node.
+func isMoved(err error) bool {
+	return err != nil && (strings.HasPrefix(err.Error(), "MOVED ") || strings.HasPrefix(err.Error(), "ASK "))
+}
+
 // nodeState is where a node stands in replication.
 type nodeState struct {
 	master     bool
 	masterAddr string // a replica's master, host:port
 	replID     string
 	runID      string
+	// cluster is set on a node with cluster-enabled yes.
+	cluster bool
+	// key is where the node's lock lives: LockKey, or in a cluster the
+	// ClusterLockKey of its shard (a replica's is its master's); "" on a
+	// cluster master that serves no slot, which can hold no key.
+	key string
 }
 
 func readState(ctx context.Context, n Node) (nodeState, error) {
@@ -265,7 +291,7 @@ func readState(ctx context.Context, n Node) (nodeState, error) {
 	if err != nil {
 		return nodeState{}, fmt.Errorf("INFO on node %q: %w", n.Name, err)
 	}
-	st := nodeState{replID: info["master_replid"], runID: info["run_id"]}
+	st := nodeState{replID: info["master_replid"], runID: info["run_id"], key: LockKey}
 	switch role := redis.RoleFromInfo(info); role {
 	case "master":
 		st.master = true
@@ -274,23 +300,38 @@ func readState(ctx context.Context, n Node) (nodeState, error) {
 	default:
 		return nodeState{}, fmt.Errorf("node %q reports role %q", n.Name, role)
 	}
+	if info["cluster_enabled"] == "1" {
+		st.cluster = true
+		if st.key, err = clusterKeyOf(ctx, n); err != nil {
+			return nodeState{}, err
+		}
+	}
 	return st, nil
 }
 
-// peek reads a node's lock key and its TTL ("" when absent).
-func peek(ctx context.Context, n Node) (string, time.Duration, error) {
+// peek reads a node's lock key and its TTL ("" when absent). A cluster
+// replica is read in READONLY mode (else it redirects to its master), set
+// back to READWRITE on the same connection.
+func peek(ctx context.Context, n Node, st nodeState) (string, time.Duration, error) {
+	if st.key == "" {
+		return "", 0, nil
+	}
 	var get *goredis.StringCmd
 	var ttl *goredis.DurationCmd
 	_, err := n.Client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		get = p.Get(ctx, LockKey)
-		ttl = p.PTTL(ctx, LockKey)
+		if st.cluster && !st.master {
+			p.ReadOnly(ctx)
+			defer p.ReadWrite(ctx)
+		}
+		get = p.Get(ctx, st.key)
+		ttl = p.PTTL(ctx, st.key)
 		return nil
 	})
 	if errors.Is(err, goredis.Nil) {
 		return "", 0, nil
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("read %s on node %q: %w", LockKey, n.Name, err)
+		return "", 0, fmt.Errorf("read %s on node %q: %w", st.key, n.Name, err)
 	}
 	d := ttl.Val()
 	if d < 0 {
@@ -375,6 +416,16 @@ func sortedNodes(nodes []Node) ([]Node, error) {
 //     persistence empties it), where the key is set again when nobody else
 //     took it meanwhile. A master that cannot be reached for a whole TTL
 //     is a loss too; a replica that cannot be reached is not.
+//   - In a Redis Cluster a master accepts a key only in a slot it serves
+//     (else MOVED), so each master holds the lease under the key of its
+//     own shard, ClusterLockKey of the lowest slot it serves, read from
+//     its CLUSTER NODES at every acquire, renewal and release. A manual
+//     failover moves a shard's slots as a whole to its replica, which
+//     holds the replicated key, so the promoted replica is renewed under
+//     the same key and the rest above holds unchanged. A master that
+//     serves no slot can hold no key and is passed over. Moving slots
+//     between masters (resharding) during an apply is not supported: the
+//     lease on a master whose lowest slot moved away is lost.
 type Lock struct {
 	info  LockInfo
 	value string
@@ -396,14 +447,16 @@ type heldNode struct {
 	Node
 	master bool
 	runID  string
+	// key is where the lease was last written on it.
+	key string
 	// confirmed is when the lease on it was last renewed (read before the
 	// renewal was sent), or when it was last seen as a replica.
 	confirmed time.Time
 }
 
 // Acquire takes the lock on every node, all or nothing: on each node that
-// is a master it sets LockKey to info with the TTL, unless another lock is
-// there. When any node holds another lock that has not expired, it gives
+// is a master it sets LockKey (in a cluster, the ClusterLockKey of its
+// shard) to info with the TTL, unless another lock is there. When any node holds another lock that has not expired, it gives
 // back what it took and returns a *HeldError naming the holder. A replica
 // is not written: its copy is its master's lock, which must be a node of
 // the set (else Acquire refuses). info.ID must be set (NewLockInfo).
@@ -434,12 +487,12 @@ func Acquire(ctx context.Context, nodes []Node, info LockInfo, ttl time.Duration
 		if states[i].master || covered(i, sorted, states) {
 			continue
 		}
-		v, left, err := peek(ctx, n)
+		v, left, err := peek(ctx, n, states[i])
 		if err != nil {
 			return nil, fmt.Errorf("acquire lock: %w", err)
 		}
 		if v != "" && idOf(v) != info.ID {
-			e := newHeldError(n.Name, v, left, info.Runbook)
+			e := newHeldError(n.Name, states[i].key, v, left, info.Runbook)
 			e.MasterOutside = states[i].masterAddr
 			return nil, e
 		}
@@ -449,17 +502,17 @@ func Acquire(ctx context.Context, nodes []Node, info LockInfo, ttl time.Duration
 
 	var taken []*heldNode
 	for i, n := range sorted {
-		hn := &heldNode{Node: n, master: states[i].master, runID: states[i].runID, confirmed: time.Now()}
+		hn := &heldNode{Node: n, master: states[i].master, runID: states[i].runID, key: states[i].key, confirmed: time.Now()}
 		l.nodes = append(l.nodes, hn)
-		if !hn.master {
+		if !hn.master || hn.key == "" {
 			continue
 		}
-		r, err := runScript(ctx, takeScript, n.Client, info.ID, ttl.Milliseconds(), l.value, "1")
+		r, err := runScript(ctx, takeScript, n.Client, hn.key, info.ID, ttl.Milliseconds(), l.value, "1")
 		switch {
 		case err != nil:
 			err = fmt.Errorf("acquire lock on node %q: %w", n.Name, err)
 		case r.code < 0:
-			err = newHeldError(n.Name, r.value, r.ttl, info.Runbook)
+			err = newHeldError(n.Name, hn.key, r.value, r.ttl, info.Runbook)
 		}
 		if err != nil {
 			if rerr := l.giveBack(ctx, taken); rerr != nil {
@@ -476,7 +529,7 @@ func Acquire(ctx context.Context, nodes []Node, info LockInfo, ttl time.Duration
 func (l *Lock) giveBack(ctx context.Context, taken []*heldNode) error {
 	var errs []error
 	for _, n := range taken {
-		if _, err := runScript(ctx, releaseScript, n.Client, l.info.ID); err != nil {
+		if _, err := runScript(ctx, releaseScript, n.Client, n.key, l.info.ID); err != nil {
 			errs = append(errs, fmt.Errorf("give back the lock on node %q: %w", n.Name, err))
 		}
 	}
@@ -565,27 +618,36 @@ func (l *Lock) renewNode(ctx context.Context, n *heldNode) error {
 	}
 	restarted := st.runID != n.runID
 	n.runID, n.master = st.runID, st.master
-	if !st.master {
+	if !st.master || st.key == "" {
+		// A replica, or a cluster master serving no slot: nothing to
+		// renew there.
 		n.confirmed = start
 		return nil
 	}
 	create := "0"
-	if restarted {
+	if restarted || st.key != n.key && n.key == "" {
+		// Restarted empty; or a cluster master that served no slot and
+		// now does (slots were given to it).
 		create = "1"
 	}
-	r, err := runScript(ctx, takeScript, n.Client, l.info.ID, l.ttl.Milliseconds(), l.value, create)
+	r, err := runScript(ctx, takeScript, n.Client, st.key, l.info.ID, l.ttl.Milliseconds(), l.value, create)
 	switch {
 	case isReadOnly(err):
 		// Demoted since INFO: its copy is now its master's.
 		n.master, n.confirmed = false, start
 		return nil
+	case isMoved(err):
+		// A cluster's slots changed since CLUSTER NODES: tried again at
+		// the next renewal, lost after a whole TTL.
+		return err
 	case err != nil:
 		return err
 	case r.code == 0:
 		return fmt.Errorf("%w: the lock on node %q is gone (it expired, or \"understudy unlock\" removed it)", ErrLockLost, n.Name)
 	case r.code < 0:
-		return fmt.Errorf("%w: %w", ErrLockLost, newHeldError(n.Name, r.value, r.ttl, l.info.Runbook))
+		return fmt.Errorf("%w: %w", ErrLockLost, newHeldError(n.Name, st.key, r.value, r.ttl, l.info.Runbook))
 	}
+	n.key = st.key
 	n.confirmed = start
 	return nil
 }
@@ -647,16 +709,16 @@ func (l *Lock) Release(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("release lock: %w", err))
 			continue
 		}
-		if !st.master {
+		if !st.master || st.key == "" {
 			continue
 		}
-		r, err := runScript(ctx, releaseScript, n.Client, l.info.ID)
+		r, err := runScript(ctx, releaseScript, n.Client, st.key, l.info.ID)
 		switch {
 		case isReadOnly(err):
 		case err != nil:
 			errs = append(errs, fmt.Errorf("release lock on node %q: %w", n.Name, err))
 		case r.code < 0:
-			errs = append(errs, fmt.Errorf("release lock: left alone, not ours: %w", newHeldError(n.Name, r.value, r.ttl, l.info.Runbook)))
+			errs = append(errs, fmt.Errorf("release lock: left alone, not ours: %w", newHeldError(n.Name, st.key, r.value, r.ttl, l.info.Runbook)))
 		}
 	}
 	return errors.Join(errs...)
@@ -683,14 +745,18 @@ func Unlock(ctx context.Context, nodes []Node, id string) ([]Removed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unlock: %w", err)
 	}
-	var masters []Node
+	type keyed struct {
+		Node
+		key string
+	}
+	var masters []keyed
 	var copies []string
 	for _, n := range sorted {
 		st, err := readState(ctx, n)
 		if err != nil {
 			return nil, fmt.Errorf("unlock: %w", err)
 		}
-		v, left, err := peek(ctx, n)
+		v, left, err := peek(ctx, n, st)
 		if err != nil {
 			return nil, fmt.Errorf("unlock: %w", err)
 		}
@@ -700,14 +766,17 @@ func Unlock(ctx context.Context, nodes []Node, id string) ([]Removed, error) {
 			}
 			continue
 		}
-		masters = append(masters, n)
+		if st.key == "" {
+			continue // a cluster master serving no slot
+		}
+		masters = append(masters, keyed{n, st.key})
 		if v != "" && idOf(v) != id {
-			return nil, fmt.Errorf("unlock %s: refused, nothing removed: %w", id, newHeldError(n.Name, v, left, ""))
+			return nil, fmt.Errorf("unlock %s: refused, nothing removed: %w", id, newHeldError(n.Name, st.key, v, left, ""))
 		}
 	}
 	var removed []Removed
 	for _, n := range masters {
-		r, err := runScript(ctx, releaseScript, n.Client, id)
+		r, err := runScript(ctx, releaseScript, n.Client, n.key, id)
 		if err != nil {
 			return removed, fmt.Errorf("unlock %s on node %q: %w", id, n.Name, err)
 		}
@@ -717,7 +786,7 @@ func Unlock(ctx context.Context, nodes []Node, id string) ([]Removed, error) {
 			_ = json.Unmarshal([]byte(r.value), &rm.Info)
 			removed = append(removed, rm)
 		case -1:
-			return removed, fmt.Errorf("unlock %s: refused on node %q: %w", id, n.Name, newHeldError(n.Name, r.value, r.ttl, ""))
+			return removed, fmt.Errorf("unlock %s: refused on node %q: %w", id, n.Name, newHeldError(n.Name, n.key, r.value, r.ttl, ""))
 		}
 	}
 	if len(removed) == 0 {
