@@ -79,6 +79,15 @@ type ClusterRehearsal struct {
 	DeclRange         hcl.Range
 }
 
+// ClusterOf returns the Cluster deployment that declares node name, nil for
+// a node it does not declare.
+func (r *Runbook) ClusterOf(name string) *ClusterDeployment {
+	if n, ok := r.Nodes[name]; ok && n.Deployment != "" && !n.Sentinel {
+		return r.Clusters[n.Deployment]
+	}
+	return nil
+}
+
 func (r *Runbook) decodeClusterBlock(b *hcl.Block) (*ClusterDeployment, []*Node, hcl.Diagnostics) {
 	d := &ClusterDeployment{Name: b.Labels[0], DeclRange: b.DefRange}
 	if !hclsyntax.ValidIdentifier(d.Name) {

@@ -38,9 +38,9 @@ type Node struct {
 	// node's server; nil when the node has no lifecycle block. A rehearsal
 	// ignores it.
 	Lifecycle *NodeLifecycle
-	// Deployment names the Sentinel deployment that declares the node
-	// ("" for a node block of its own); Sentinel is true for its
-	// sentinels, false for its data nodes.
+	// Deployment names the Sentinel or Cluster deployment that declares
+	// the node ("" for a node block of its own); Sentinel is true for a
+	// Sentinel deployment's sentinels, false for data and cluster nodes.
 	Deployment string
 	Sentinel   bool
 	DeclRange  hcl.Range

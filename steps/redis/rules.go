@@ -13,6 +13,12 @@ import (
 // the dump file the old version wrote: CheckUpgrade(from, to) reads the
 // table as if to were a replica of from.
 //
+// The same table answers which versions can run side by side in one Redis
+// Cluster, whatever their roles: its cluster rules (CheckClusterPair) are
+// the mixed-version pairs with known cluster bus or nodes.conf bugs. A
+// master and its replica in a cluster must pass both questions
+// (CheckClusterReplication).
+//
 // The rules are read in order and the first whose predicate holds decides.
 
 // rule is one line of the table. src is the version that wrote the data
@@ -40,6 +46,14 @@ type rule struct {
 	// syncOnly rules answer the replication question only: what a master
 	// sends in a full sync can differ from the dump file it writes.
 	syncOnly bool
+	// cluster rules answer only the cluster question: can two nodes of
+	// one Redis Cluster, in any roles, run these versions side by side.
+	// They are symmetric: applies is asked with the pair both ways round,
+	// and src is then the version the predicate names first.
+	cluster bool
+	// ref is where the rule's fact comes from (issues, "measured here"),
+	// printed after the reason; "" when the comment above the rule says it.
+	ref string
 }
 
 // sides are the two versions of a question and how a sentence names them.
@@ -51,6 +65,46 @@ type sides struct {
 // rules is the table. Keep each reason true: it is what a refused runbook
 // prints.
 var rules = []rule{
+	// The cluster question. Valkey forked from 7.2.4 but carries the
+	// cluster bus fix (valkey#52, ported to Redis as redis#13465), and a
+	// 7.0/Valkey 8.1 cluster ran fine here: only Redis 7.2 is named.
+	{
+		name:    "Redis before 7.0 with Redis 7.2 in one cluster",
+		cluster: true,
+		applies: func(s, d Version) bool { return isRedisSeries(s, 7, 2) && d.Engine == EngineRedis && d.Major < 7 },
+		reason: func(p sides) string {
+			return fmt.Sprintf("%s sends cluster bus messages with ping extensions, which %s (before 7.0) discards as too long: the nodes on %s see the cluster fail, and a node on %s cannot join a cluster of nodes on %s",
+				p.srcName, p.dstName, p.src, p.src, p.dst)
+		},
+		ref: "redis#12685, redis#13401",
+		advice: func(sides) string {
+			return "Upgrade every node to 7.0 first (the maintainers' workaround), then to 8.0 rather than 7.2: 7.0 with 7.2 has a bug of its own, and a cluster of 7.0 and 8.0 nodes ran fine here"
+		},
+	},
+	{
+		name:    "Redis 7.0 with Redis 7.2 in one cluster",
+		cluster: true,
+		applies: func(s, d Version) bool { return isRedisSeries(s, 7, 2) && isRedisSeries(d, 7, 0) },
+		reason: func(p sides) string {
+			return fmt.Sprintf("%s does not gossip the shard IDs that %s records in nodes.conf, so a node on %s that restarts can report its nodes.conf corrupted (\"Unrecoverable error: corrupted cluster config file\") and not start",
+				p.dstName, p.srcName, p.src)
+		},
+		ref: "redis#12761",
+		advice: func(sides) string {
+			return "Upgrade 7.0 to 8.0 instead: a cluster of 7.0 and 8.0 nodes ran fine here"
+		},
+	},
+	{
+		name:    "no known problem in one cluster",
+		cluster: true,
+		applies: func(Version, Version) bool { return true },
+		works:   true,
+		reason: func(p sides) string {
+			return fmt.Sprintf("no bug is known of a cluster with nodes on %s and %s", p.src, p.dst)
+		},
+	},
+
+	// The replication and restart questions.
 	{
 		name:    "unknown RDB version",
 		applies: func(s, d Version) bool { return s.RDBVersion() == 0 || d.RDBVersion() == 0 },
@@ -223,11 +277,16 @@ func EmptiesOnFailedSync(v Version) bool {
 	return !(v.Engine == EngineValkey && v.Major >= 9)
 }
 
+// isRedisSeries reports whether v is Redis major.minor, any patch level.
+func isRedisSeries(v Version, major, minor int) bool {
+	return v.Engine == EngineRedis && v.Major == major && v.Minor == minor
+}
+
 // match is the first rule of the table that applies: to a full sync when
 // sync is true, else to a dump file.
 func match(src, dst Version, sync bool) *rule {
 	for i := range rules {
-		if rules[i].syncOnly && !sync {
+		if rules[i].cluster || rules[i].syncOnly && !sync {
 			continue
 		}
 		if rules[i].applies(src, dst) {
@@ -235,6 +294,104 @@ func match(src, dst Version, sync bool) *rule {
 		}
 	}
 	panic("redis: the rule table has no rule for " + src.String() + " → " + dst.String())
+}
+
+// matchCluster is the first cluster rule that applies to a and b, either
+// way round, and the two versions in the order its predicate names them.
+func matchCluster(a, b Version) (*rule, sides) {
+	for i := range rules {
+		r := &rules[i]
+		if !r.cluster {
+			continue
+		}
+		switch {
+		case r.applies(a, b):
+			return r, sides{src: a, dst: b, srcName: "Redis " + a.String(), dstName: "Redis " + b.String()}
+		case r.applies(b, a):
+			return r, sides{src: b, dst: a, srcName: "Redis " + b.String(), dstName: "Redis " + a.String()}
+		}
+	}
+	panic("redis: the rule table has no cluster rule for " + a.String() + " with " + b.String())
+}
+
+// CheckClusterPair reports why two nodes of one Redis Cluster, on versions
+// a and b, must not run side by side whatever their roles (a mixed-version
+// pair with a known bug), or nil when no bug is known of the pair. A
+// master and its replica must also replicate: CheckClusterReplication.
+func CheckClusterPair(a, b Version) error {
+	r, p := matchCluster(a, b)
+	if r.works {
+		return nil
+	}
+	msg := fmt.Sprintf("a cluster with nodes on %s and on %s is known to fail: %s", p.src, p.dst, r.reason(p))
+	if r.ref != "" {
+		msg += " (" + r.ref + ")"
+	}
+	return errors.New(withAdvice(msg, r, p))
+}
+
+// CheckClusterReplication reports why a replica on replica cannot follow a
+// master on master inside one Redis Cluster: the pair must be allowed in a
+// cluster (CheckClusterPair) and replicate (CheckReplication).
+func CheckClusterReplication(master, replica Version) error {
+	if err := CheckClusterPair(master, replica); err != nil {
+		return err
+	}
+	return CheckReplication(master, replica)
+}
+
+// ClusterPeer is another node of a Redis Cluster as CheckClusterPeers sees
+// it from one node: its name, version and replication link to that node.
+type ClusterPeer struct {
+	Name    string
+	Version Version
+	// Master is true for the node's master, Replica for a node that
+	// replicates it.
+	Master, Replica bool
+}
+
+// PeerProblem is one reason a node of a cluster cannot run beside some of
+// its peers.
+type PeerProblem struct {
+	// Peers are the names of the peers the reason concerns, in the order
+	// given.
+	Peers []string
+	// Replication is true when the reason is that a master and its
+	// replica cannot replicate, false for a known-bad mixed-version pair.
+	Replication bool
+	Err         error
+}
+
+// CheckClusterPeers reports what goes wrong when a node of a Redis Cluster
+// runs v beside peers: every known-bad pair it forms (CheckClusterPair),
+// and for its master and replicas the replication rules too
+// (CheckClusterReplication). Peers with the same reason are reported
+// together, in the order of peers; nil when nothing is known to go wrong.
+func CheckClusterPeers(v Version, peers []ClusterPeer) []PeerProblem {
+	var out []PeerProblem
+	index := map[string]int{}
+	for _, p := range peers {
+		var err error
+		switch {
+		case p.Master:
+			err = CheckClusterReplication(p.Version, v)
+		case p.Replica:
+			err = CheckClusterReplication(v, p.Version)
+		default:
+			err = CheckClusterPair(v, p.Version)
+		}
+		if err == nil {
+			continue
+		}
+		repl := (p.Master || p.Replica) && CheckClusterPair(v, p.Version) == nil
+		if i, ok := index[err.Error()]; ok {
+			out[i].Peers = append(out[i].Peers, p.Name)
+			continue
+		}
+		index[err.Error()] = len(out)
+		out = append(out, PeerProblem{Peers: []string{p.Name}, Replication: repl, Err: err})
+	}
+	return out
 }
 
 // CheckReplication reports why a replica of version replica cannot follow a

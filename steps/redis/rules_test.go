@@ -237,6 +237,18 @@ func TestEveryRuleReached(t *testing.T) {
 			}
 		}
 	}
+	for _, a := range list {
+		for _, b := range list {
+			rl, p := matchCluster(MustParseVersion(a), MustParseVersion(b))
+			reached[rl.name] = true
+			if reason := rl.reason(p); !strings.Contains(reason, p.src.String()) || !strings.Contains(reason, p.dst.String()) {
+				t.Errorf("%s with %s (%s): reason %q does not name both versions", a, b, rl.name, reason)
+			}
+			if !rl.works && rl.ref == "" {
+				t.Errorf("cluster rule %q refuses without a reference", rl.name)
+			}
+		}
+	}
 	for _, rl := range rules {
 		if !reached[rl.name] {
 			t.Errorf("rule %q decides no pair", rl.name)
@@ -284,5 +296,118 @@ func TestRDBReads(t *testing.T) {
 				t.Errorf("%s reads RDB %d", v, n)
 			}
 		}
+	}
+}
+
+// clusterPairCases are the mixed-version pairs of one Redis Cluster, in
+// any roles: "" allowed, else substrings of the refusal. The known-bad
+// pairs are Redis before 7.0 with 7.2 (cluster bus extensions) and 7.0
+// with 7.2 (nodes.conf); Valkey carries the fixes, and 7.0 with 8.0 or
+// Valkey 8.1 ran fine here.
+var clusterPairCases = []struct {
+	a, b string
+	want []string
+}{
+	{"6.2", "7.2", []string{"a cluster with nodes on 7.2 and on 6.2 is known to fail", "ping extensions", "Redis 6.2 (before 7.0) discards as too long", "cannot join", "(redis#12685, redis#13401)", "7.0 first"}},
+	{"7.2", "6.2", []string{"a cluster with nodes on 7.2 and on 6.2 is known to fail", "redis#12685"}},
+	{"6.0", "7.2", []string{"ping extensions", "redis#13401"}},
+	{"6.2", "7.2.4", []string{"nodes on 7.2.4 and on 6.2"}},
+	{"7.0", "7.2", []string{"a cluster with nodes on 7.2 and on 7.0 is known to fail", "Redis 7.0 does not gossip the shard IDs", "corrupted cluster config file", "(redis#12761)", "to 8.0 instead"}},
+	{"7.2", "7.0.15", []string{"nodes on 7.2 and on 7.0.15", "redis#12761"}},
+	{"6.0", "7.0", nil},
+	{"6.2", "7.0", nil},
+	{"6.2", "7.4", nil},
+	{"7.0", "8.0", nil},
+	{"7.0", "valkey:8.1", nil},
+	{"6.2", "valkey:8.1", nil},
+	{"7.2", "7.2", nil},
+	{"7.2", "8.0", nil},
+	{"7.2", "valkey:8.0", nil},
+	{"8.0", "valkey:9.1", nil},
+}
+
+func TestClusterPairs(t *testing.T) {
+	for _, tc := range clusterPairCases {
+		a, b := MustParseVersion(tc.a), MustParseVersion(tc.b)
+		err := CheckClusterPair(a, b)
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("%s with %s: refused, want allowed: %v", a, b, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s with %s: allowed, want refused (%s)", a, b, tc.want[0])
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s with %s: %q lacks %q", a, b, err, w)
+			}
+		}
+		// Symmetric, word for word.
+		if rev := CheckClusterPair(b, a); rev == nil || rev.Error() != err.Error() {
+			t.Errorf("%s with %s: %v, the other way round %v", a, b, err, rev)
+		}
+	}
+}
+
+// Inside a cluster, a master and its replica answer the cluster question
+// first, then every replication rule.
+func TestClusterReplication(t *testing.T) {
+	for _, tc := range []struct{ master, replica, want string }{
+		{"7.0", "7.2", "redis#12761"},
+		{"8.0", "7.0", "the master writes RDB version 12, the replica reads up to 10"},
+		{"8.0", "valkey:8.1", "Valkey reads up to 11"},
+		{"7.0", "8.0", ""},
+		{"7.0", "valkey:8.1", ""},
+	} {
+		err := CheckClusterReplication(MustParseVersion(tc.master), MustParseVersion(tc.replica))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s master, %s replica: %v", tc.master, tc.replica, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s master, %s replica: %v, want %q", tc.master, tc.replica, err, tc.want)
+		}
+	}
+}
+
+// CheckClusterPeers groups peers by reason and tells a replication
+// problem from a mixed-version one.
+func TestClusterPeers(t *testing.T) {
+	v := MustParseVersion
+	for _, tc := range []struct {
+		name  string
+		node  string
+		peers []ClusterPeer
+		want  []string // per problem: "peer,peer repl|pair substring"
+	}{
+		{"replica to 7.2 among 7.0", "7.2", []ClusterPeer{
+			{Name: "c-1", Version: v("7.0"), Master: true}, {Name: "c-2", Version: v("7.0")}, {Name: "c-3", Version: v("7.0")}, {Name: "c-5", Version: v("7.2")},
+		}, []string{"c-1,c-2,c-3 pair redis#12761"}},
+		{"6.2 and 7.0 peers of a 7.2 node", "7.2", []ClusterPeer{
+			{Name: "c-1", Version: v("6.2")}, {Name: "c-2", Version: v("7.0")}, {Name: "c-3", Version: v("6.2"), Replica: true},
+		}, []string{"c-1,c-3 pair redis#12685", "c-2 pair redis#12761"}},
+		{"master upgraded before its replica", "8.0", []ClusterPeer{
+			{Name: "c-1", Version: v("7.0")}, {Name: "c-4", Version: v("7.0"), Replica: true},
+		}, []string{"c-4 repl Upgrade replicas first"}},
+		{"rolling 7.0 to 8.0", "8.0", []ClusterPeer{
+			{Name: "c-1", Version: v("7.0"), Master: true}, {Name: "c-2", Version: v("7.0")},
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := CheckClusterPeers(v(tc.node), tc.peers)
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d problem(s), want %d: %v", len(got), len(tc.want), got)
+			}
+			for i, w := range tc.want {
+				peers, rest, _ := strings.Cut(w, " ")
+				kind, sub, _ := strings.Cut(rest, " ")
+				p := got[i]
+				if strings.Join(p.Peers, ",") != peers || p.Replication != (kind == "repl") || !strings.Contains(p.Err.Error(), sub) {
+					t.Errorf("problem %d: peers %v, replication %v, %v; want %s", i, p.Peers, p.Replication, p.Err, w)
+				}
+			}
+		})
 	}
 }

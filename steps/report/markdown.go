@@ -41,6 +41,13 @@ func writePlanMarkdown(w io.Writer, p *Plan) error {
 		if c.Rehearsal != "" {
 			ew.printf("- rehearsal: %s\n", c.Rehearsal)
 		}
+		if m := c.Mixed; m != nil {
+			ref := func(r PlanStepRef) string { return fmt.Sprintf("step %d (`%s`)", r.Number, r.Ref) }
+			ew.printf("- mixed versions: %s\n", m.text(ref))
+			if m.NoReturn != nil {
+				ew.printf("- :warning: **point of no return** for the cluster: %s\n", m.noReturnText(ref))
+			}
+		}
 	}
 	if w := p.Workload; w != nil {
 		ew.printf("\n#### Workload (rehearsal)\n")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/understudy/understudy/dsl"
+	"github.com/understudy/understudy/steps/redis"
 )
 
 // Plan is what a runbook will do, resolved as far as possible without a
@@ -81,6 +82,65 @@ type PlanCluster struct {
 	Nodes []string `json:"nodes"`
 	// Rehearsal is the rehearsal's shape; "" without a rehearsal block.
 	Rehearsal string `json:"rehearsal,omitempty"`
+	// Mixed is how long the main steps leave the cluster running more
+	// than one version, as the walk sees it; nil when they never do, or
+	// when the plan knows no versions (no rehearsal block).
+	Mixed *PlanMixed `json:"mixed,omitempty"`
+}
+
+// PlanMixed is the window in which a cluster runs more than one version.
+// Mixed-version clusters have known bugs (redis.CheckClusterPair refuses
+// the known ones; the others are untested), so a plan states the window
+// for a reviewer to keep short.
+type PlanMixed struct {
+	// Versions are the versions the cluster runs in the window, oldest
+	// first.
+	Versions []string `json:"versions"`
+	// From is the step after which the cluster first runs two versions
+	// (the first upgrade of one of its nodes); To is the step after which
+	// it runs one again (the last upgrade), nil when the runbook ends
+	// with the cluster mixed.
+	From PlanStepRef  `json:"from"`
+	To   *PlanStepRef `json:"to,omitempty"`
+	// Steps and Failovers are how many steps, and how many of them
+	// cluster_failover steps, the window spans, From and To included.
+	Steps     int `json:"steps"`
+	Failovers int `json:"failovers"`
+	// NoReturn is the first cluster_failover that makes a newer node the
+	// master of an older one: after it, a node on the old version follows
+	// the new master only by partial resync (its point of no return says
+	// why); nil when no failover does.
+	NoReturn *PlanStepRef `json:"no_return,omitempty"`
+	// NoReturnWhy is that step's point of no return.
+	NoReturnWhy string `json:"no_return_why,omitempty"`
+}
+
+// text is the window in a sentence, each step named by ref: "the cluster
+// runs 7.0 and 8.0 from step 2 (upgrade "replica[cache-4]") to step 18
+// (...): 17 step(s), 3 failover(s); ...".
+func (m *PlanMixed) text(ref func(PlanStepRef) string) string {
+	vs := m.Versions
+	list := strings.Join(vs, " and ")
+	if len(vs) > 2 {
+		list = strings.Join(vs[:len(vs)-1], ", ") + " and " + vs[len(vs)-1]
+	}
+	end := "the end of the runbook, which leaves it mixed"
+	if m.To != nil {
+		end = ref(*m.To)
+	}
+	return fmt.Sprintf("the cluster runs %s from %s to %s: %d step(s), %d failover(s); mixed-version clusters have known bugs, keep this window short",
+		list, ref(m.From), end, m.Steps, m.Failovers)
+}
+
+// noReturnText is the cluster's point of no return in a sentence.
+func (m *PlanMixed) noReturnText(ref func(PlanStepRef) string) string {
+	return fmt.Sprintf("%s, the first failover to a newer node; %s", ref(*m.NoReturn), m.NoReturnWhy)
+}
+
+// PlanStepRef names a step of a plan: its number and `kind "name"`.
+type PlanStepRef struct {
+	Number int    `json:"number"`
+	Ref    string `json:"ref"`
 }
 
 // PlanStep is one step in a plan; a report's step carries the same
@@ -154,16 +214,33 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 		p.Clusters = append(p.Clusters, pc)
 	}
 	sim := rb.Sim()
-	walk := func(list []*dsl.Step, out *[]PlanStep) {
+	// versions[i][c] is what the nodes of p.Clusters[c] run after main
+	// step i.
+	var versions [][][]redis.Version
+	walk := func(list []*dsl.Step, out *[]PlanStep, main bool) {
 		rb.Walk(list, sim, func(s *dsl.Step) {
 			sends := s.Impl.Describe(s, sim)
 			s.Impl.Check(s, sim) // advance the walk (and mark an iteration's point of no return); the runbook was checked when loaded
 			*out = append(*out, planStep(len(*out)+1, s, sends))
+			if main {
+				var after [][]redis.Version
+				for _, pc := range p.Clusters {
+					after = append(after, clusterVersions(sim, rb.Clusters[pc.Name]))
+				}
+				versions = append(versions, after)
+			}
 		})
 	}
-	walk(rb.Steps, &p.Steps)
+	walk(rb.Steps, &p.Steps, true)
 	if rb.Rollback != nil {
-		walk(rb.Rollback.Steps, &p.Rollback)
+		walk(rb.Rollback.Steps, &p.Rollback, false)
+	}
+	for c := range p.Clusters {
+		var after [][]redis.Version
+		for _, v := range versions {
+			after = append(after, v[c])
+		}
+		p.Clusters[c].Mixed = mixedWindow(p.Steps, after)
 	}
 	if w := rehearsalWorkload(rb); w != nil {
 		cmd, env := rb.WorkloadText()
@@ -180,6 +257,85 @@ func BuildPlan(rb *dsl.Runbook, name string) *Plan {
 	p.Warnings = append(p.Warnings, MissingLifecycles(rb)...)
 	return p
 }
+
+// clusterVersions are the distinct versions (series) the nodes of d run
+// in the walk, oldest first; nodes whose version the walk does not know
+// are left out.
+func clusterVersions(sim *redis.Sim, d *dsl.ClusterDeployment) []redis.Version {
+	var out []redis.Version
+	for _, n := range d.Nodes {
+		if v, ok := sim.Version(n); ok && !slices.Contains(out, v.Series()) {
+			out = append(out, v.Series())
+		}
+	}
+	slices.SortFunc(out, olderFirst)
+	return out
+}
+
+// olderFirst orders versions by number, Redis before Valkey.
+func olderFirst(a, b redis.Version) int {
+	if a.Engine != b.Engine {
+		return strings.Compare(string(a.Engine), string(b.Engine))
+	}
+	return a.Compare(b)
+}
+
+// mixedWindow is the window of steps in which a cluster runs more than
+// one version, after[i] being the versions it runs after steps[i]: from
+// the first step after which it runs two to the step after which it runs
+// one again for good (or the end of the steps); nil when it never runs
+// two.
+func mixedWindow(steps []PlanStep, after [][]redis.Version) *PlanMixed {
+	from, last := -1, -1
+	var seen []redis.Version
+	for i, vs := range after {
+		if len(vs) < 2 {
+			continue
+		}
+		if from < 0 {
+			from = i
+		}
+		last = i
+		for _, v := range vs {
+			if !slices.Contains(seen, v) {
+				seen = append(seen, v)
+			}
+		}
+	}
+	if from < 0 {
+		return nil
+	}
+	ref := func(i int) PlanStepRef {
+		return PlanStepRef{Number: steps[i].Number, Ref: fmt.Sprintf("%s %q", steps[i].Kind, steps[i].Name)}
+	}
+	m := &PlanMixed{From: ref(from)}
+	if last+1 < len(steps) {
+		r := ref(last + 1)
+		m.To, last = &r, last+1
+	} else {
+		last = len(steps) - 1
+	}
+	for i, s := range steps[from : last+1] {
+		m.Steps++
+		if s.Kind != clusterFailoverKind {
+			continue
+		}
+		m.Failovers++
+		if m.NoReturn == nil && s.PointOfNoReturn != "" {
+			r := ref(from + i)
+			m.NoReturn, m.NoReturnWhy = &r, s.PointOfNoReturn
+		}
+	}
+	slices.SortFunc(seen, olderFirst)
+	for _, v := range seen {
+		m.Versions = append(m.Versions, v.String())
+	}
+	return m
+}
+
+// clusterFailoverKind is the step kind that moves a cluster shard's
+// master role (steps/kinds/cluster_failover.go).
+const clusterFailoverKind = "cluster_failover"
 
 // upgradeKind is the step kind that runs, live, the lifecycle upgrade
 // command of its node (steps/kinds/upgrade.go).

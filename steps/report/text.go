@@ -51,6 +51,13 @@ func writePlanText(w io.Writer, p *Plan) error {
 		if c.Rehearsal != "" {
 			ew.printf("  rehearsal: %s\n", c.Rehearsal)
 		}
+		if m := c.Mixed; m != nil {
+			ref := func(r PlanStepRef) string { return fmt.Sprintf("step %d (%s)", r.Number, r.Ref) }
+			ew.printf("  mixed versions: %s\n", m.text(ref))
+			if m.NoReturn != nil {
+				ew.printf("  !! POINT OF NO RETURN for the cluster: %s\n", m.noReturnText(ref))
+			}
+		}
 	}
 	if w := p.Workload; w != nil {
 		ew.printf("\nWorkload (rehearsal: runs through the endpoint from before the first step to after the last; %s):\n", w.Source)
