@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/understudy/understudy/steps/redis"
@@ -331,4 +332,38 @@ func countOwnContainers(t *testing.T, ctx context.Context) int {
 		t.Fatal(err)
 	}
 	return len(list)
+}
+
+// Nodes started at once never get the same port: freePort hands out each
+// port once per process, though the kernel may offer a closed probe's
+// port to the next probe (ten cluster nodes once got one port for two).
+func TestFreePortsDistinct(t *testing.T) {
+	const n = 200
+	ports := make(chan int, 3*n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			p, err := freePort()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ports <- p
+			if q, err := freeClusterPort(); err != nil {
+				t.Error(err)
+			} else {
+				ports <- q
+				ports <- q + clusterBusOffset
+			}
+		})
+	}
+	wg.Wait()
+	close(ports)
+	seen := map[int]bool{}
+	for p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
 }

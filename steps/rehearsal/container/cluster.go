@@ -77,6 +77,9 @@ func freeClusterPort() (int, error) {
 			continue
 		}
 		_ = l.Close()
+		if !reservePort(p + clusterBusOffset) {
+			continue
+		}
 		return p, nil
 	}
 	return 0, fmt.Errorf("find a free port whose cluster bus port (+%d) is free too: none in %d tries", clusterBusOffset, tries)

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Paths inside a node container.
@@ -119,13 +120,44 @@ func randomHex(n int) string {
 // NewSessionID returns a random session id for WithSession.
 func NewSessionID() string { return randomHex(4) }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// freePort returns a loopback TCP port that was free a moment ago and
+// that this process has not handed out before.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	const tries = 100
+	for range tries {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		_, ps, _ := net.SplitHostPort(l.Addr().String())
+		_ = l.Close()
+		p, err := strconv.Atoi(ps)
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		if reservePort(p) {
+			return p, nil
+		}
 	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return strconv.Atoi(p)
+	return 0, fmt.Errorf("find a free port: the %d ports tried were all handed out already", tries)
+}
+
+// handedOut holds the ports this process handed out (freePort,
+// freeClusterPort's bus ports): once a probe's listener is closed the
+// kernel may give its port to the next probe, so nodes started at once
+// could otherwise get the same one, and one would answer for both.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// reservePort marks p handed out, and reports whether it was not already.
+func reservePort(p int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports[p] {
+		return false
+	}
+	handedOut.ports[p] = true
+	return true
 }
