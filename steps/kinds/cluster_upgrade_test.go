@@ -104,6 +104,10 @@ func TestClusterUpgradeRefusedLive(t *testing.T) {
 		{"master to 8.0", "c-1", "8.0", "Versions cannot replicate",
 			[]string{`its replica "c-4" runs 7.0.`, "a replica on 7.0.", "cannot follow a master on 8.0", "Upgrade replicas first"}},
 		{"replica to 8.0", "c-4", "8.0", "", []string{"needs a lifecycle command"}},
+		// Same version on both sides: no pair rule refuses it, but the
+		// master serves slots and has a replica to fail over to.
+		{"master serving slots", "c-2", "7.0", "Master serves slots",
+			[]string{`Node "c-2" is a master of cluster "c" serving 5461 slot(s), with replica(s) "c-5"`, "nothing was changed", "cluster_failover { master = node.c-2 }"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runCluster(t, "upgrade.hcl", src(tc.node, tc.version))
@@ -127,8 +131,12 @@ func TestClusterUpgradeRefusedLive(t *testing.T) {
 				}
 			}
 			if tc.summary != "" {
-				if d.Subject == nil || d.Subject.Filename != "upgrade.hcl" || d.Subject.Start.Line != versionLine {
-					t.Errorf("diagnostic at %v, want upgrade.hcl line %d", d.Subject, versionLine)
+				line := versionLine
+				if tc.summary == "Master serves slots" {
+					line-- // at the node argument
+				}
+				if d.Subject == nil || d.Subject.Filename != "upgrade.hcl" || d.Subject.Start.Line != line {
+					t.Errorf("diagnostic at %v, want upgrade.hcl line %d", d.Subject, line)
 				}
 				if a := res.Steps[0].Attempts; a > 1 {
 					t.Errorf("%d attempts: a refusal is not retried", a)

@@ -204,16 +204,17 @@ func runningBadPairs(sim *redis.Sim, d *dsl.ClusterDeployment) map[string]bool {
 // known-bad pair with the other nodes as they run now: each one's version
 // from INFO server, and which of them is n's master or replica from n's
 // CLUSTER NODES. A node that does not answer is an error too: the
-// versions it might run are not known.
+// versions it might run are not known. A master serving slots with a
+// replica to fail over to is refused as well (checkServingMaster).
 func checkLiveCluster(ctx context.Context, x *steps.Exec, d *dsl.ClusterDeployment, n topology.Node, c *goredis.Client, from, to redis.Version) error {
-	peers, err := liveClusterPeers(ctx, x, d, n, c)
+	self, peers, err := liveClusterPeers(ctx, x, d, n, c)
 	if err != nil {
 		return fmt.Errorf("before the upgrade, checking the versions of cluster %q: %w", d.Name, err)
 	}
 	problems := redis.CheckClusterPeers(to, peers)
 	if len(problems) == 0 {
 		x.Log("cluster %q: the other nodes run %s; %s beside them is no known-bad pair", d.Name, versionsText(peers), to)
-		return nil
+		return checkServingMaster(x, d, n, self, peers)
 	}
 	var why []string
 	for _, p := range problems {
@@ -223,17 +224,43 @@ func checkLiveCluster(ctx context.Context, x *steps.Exec, d *dsl.ClusterDeployme
 		"Node %q of cluster %q runs %s; upgrading it to %s now is refused, nothing was changed: %s.", n.Name(), d.Name, from, to, strings.Join(why, "; and ")))
 }
 
+// checkServingMaster refuses the upgrade of node n while it is a master
+// serving slots and has a replica to fail over to: restarting it would
+// take its slots down until it is back (writes to them fail, and a go-redis
+// cluster client keeps dialing it until its slot map reloads, up to a
+// minute), where a manual failover first moves them without an error. A
+// master with no replica can only be upgraded in place: that is logged.
+func checkServingMaster(x *steps.Exec, d *dsl.ClusterDeployment, n topology.Node, self redis.ClusterNode, peers []redis.ClusterPeer) error {
+	if !self.IsMaster() || self.SlotCount() == 0 {
+		return nil
+	}
+	var replicas []string
+	for _, p := range peers {
+		if p.Replica {
+			replicas = append(replicas, strconv.Quote(p.Name))
+		}
+	}
+	if len(replicas) == 0 {
+		x.Log("%s is a master serving %d slot(s) of cluster %q with no replica: its slots are down until it is back", n.Name(), self.SlotCount(), d.Name)
+		return nil
+	}
+	return steps.Permanent(steps.ErrorAt(x.Step.Args["node"].Range, "Master serves slots",
+		"Node %q is a master of cluster %q serving %d slot(s), with replica(s) %s: upgrading it now would take those slots down until it is back (writes to them fail, and cluster clients keep dialing it until they reload their slot map), nothing was changed. Fail it over first: cluster_failover { master = node.%s } (or master = each.node in a group), then upgrade it as a replica.",
+		n.Name(), d.Name, self.SlotCount(), strings.Join(replicas, ", "), n.Name()))
+}
+
 // liveClusterPeers reads the other nodes of cluster d as node n (client c)
 // sees them: each one's version (INFO server), and from n's CLUSTER NODES
-// whether it is n's master or one of its replicas.
-func liveClusterPeers(ctx context.Context, x *steps.Exec, d *dsl.ClusterDeployment, n topology.Node, c *goredis.Client) ([]redis.ClusterPeer, error) {
+// whether it is n's master or one of its replicas; and n itself as it sees
+// itself.
+func liveClusterPeers(ctx context.Context, x *steps.Exec, d *dsl.ClusterDeployment, n topology.Node, c *goredis.Client) (redis.ClusterNode, []redis.ClusterPeer, error) {
 	view, err := redis.ReadClusterNodes(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("node %q: %w", n.Name(), err)
+		return redis.ClusterNode{}, nil, fmt.Errorf("node %q: %w", n.Name(), err)
 	}
 	self, ok := redis.ClusterMyself(view)
 	if !ok {
-		return nil, fmt.Errorf("node %q: CLUSTER NODES has no myself line", n.Name())
+		return redis.ClusterNode{}, nil, fmt.Errorf("node %q: CLUSTER NODES has no myself line", n.Name())
 	}
 	var peers []redis.ClusterPeer
 	var failed []error
@@ -243,7 +270,7 @@ func liveClusterPeers(ctx context.Context, x *steps.Exec, d *dsl.ClusterDeployme
 		}
 		pn, err := x.Node(name)
 		if err != nil {
-			return nil, err
+			return redis.ClusterNode{}, nil, err
 		}
 		pc, err := pn.Client()
 		if err != nil {
@@ -267,9 +294,9 @@ func liveClusterPeers(ctx context.Context, x *steps.Exec, d *dsl.ClusterDeployme
 		peers = append(peers, p)
 	}
 	if len(failed) > 0 {
-		return nil, errors.Join(failed...)
+		return redis.ClusterNode{}, nil, errors.Join(failed...)
 	}
-	return peers, nil
+	return self, peers, nil
 }
 
 // clusterProblemSummary is the diagnostic's title for a problem.
