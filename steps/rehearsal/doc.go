@@ -40,7 +40,10 @@
 // is redacted from the log and the report (package redact).
 //
 // A Sentinel layout plugs in at phases 2, 4, 5 and 7 (sentinel.go); a
-// Cluster layout will plug in at the same places: build the cluster from
-// its shape, give the probe a client that discovers the masters, and find
-// the final masters the way the application does.
+// Cluster layout at the same places (cluster.go): its nodes start in
+// cluster mode and the masters form a cluster with the slots split evenly
+// (phase 2), each master is seeded with the keys of its own slots and
+// snapshotted, then the replicas join and sync (phase 4), the probe is
+// go-redis's cluster client over every slot (phase 5), and each shard's
+// snapshot is checked on the node serving its slots at the end (phase 7).
 package rehearsal

@@ -123,15 +123,17 @@ type phase struct {
 // happened. A Sentinel layout plugs in at "start nodes" (the replicas
 // follow the master), "start sentinels" (sentinel.go), "start traffic" (a
 // client that discovers the master through the sentinels) and "check" (the
-// final master is the one the sentinels name); a Cluster layout will plug
-// in at the same places. The other phases stay as they are.
+// final master is the one the sentinels name); a Cluster layout
+// (cluster.go) at "start nodes" and "form cluster", "seed" and "attach
+// cluster replicas", "start traffic" and "check". The other phases stay as
+// they are.
 func Rehearse(ctx context.Context, rb *dsl.Runbook, name string, opts Options) (*report.Report, error) {
 	return rehearseLayout(ctx, rb, layoutOf(rb), name, opts)
 }
 
 // layoutOf is the deployment a rehearsal of rb starts, and the one place
-// that chooses it: a runbook with a sentinel block selects its Sentinel
-// layout here (topology.For) once the language builds it. Everything after
+// that chooses it: a runbook with a sentinel or a cluster block selects
+// its Sentinel or Cluster layout here (topology.For). Everything after
 // this point dispatches on Layout.Kind.
 func layoutOf(rb *dsl.Runbook) *topology.Layout { return topology.For(rb) }
 

@@ -16,7 +16,7 @@
 //     it, so every step runs the same way against both.
 //
 // Standalone (any number of nodes, endpoints that clients connect to
-// directly) and Sentinel are built; For chooses from the runbook:
+// directly), Sentinel and Cluster are built; For chooses from the runbook:
 //
 //   - Sentinel: a Layout of KindSentinel holds the data nodes (the first is
 //     the master a rehearsal starts), the sentinels (nodes of their own) and
@@ -25,8 +25,10 @@
 //     restarts it on its configuration file); which data node is the master
 //     is asked of the sentinels when a step starts (package steps), and
 //     clients find it through them rather than through an endpoint.
-//   - Cluster: a Layout of KindCluster declares the shape (masters ×
-//     replicas); its nodes are discovered at run time (CLUSTER NODES), and
-//     groups iterate over the shards as they do over a Sentinel
-//     deployment's replicas.
+//   - Cluster: a Layout of KindCluster holds the nodes and the shape a
+//     rehearsal builds (ClusterSpec: masters × replicas, the masters
+//     first); which node is a master, and of which slots, is read at run
+//     time (CLUSTER NODES), and groups iterate over the masters and
+//     replicas as they do over a Sentinel deployment's replicas; clients
+//     follow the slots (MOVED).
 package topology
