@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/understudy/understudy/dsl"
@@ -84,5 +85,51 @@ step "wait" "w" {
 				t.Errorf("a node without a rehearsal block is rehearsable")
 			}
 		})
+	}
+}
+
+// A cluster's layout in a rehearsal has masters × (1 + replicas) nodes,
+// the masters first and seeded, and replica r of master i at index
+// masters + r×masters + i.
+func TestClusterLayout(t *testing.T) {
+	for _, tc := range []struct {
+		masters, replicas int
+		replicasOf0       []int
+		seeded            []string
+	}{
+		{3, 1, []int{3}, []string{"c-1", "c-2", "c-3"}},
+		{3, 2, []int{3, 6}, []string{"c-1", "c-2", "c-3"}},
+		{5, 1, []int{5}, []string{"c-1", "c-2", "c-3", "c-4", "c-5"}},
+		{3, 0, nil, []string{"c-1", "c-2", "c-3"}},
+	} {
+		rb, diags := dsl.LoadSource("c.hcl", []byte(`
+cluster "c" {
+  nodes = ["127.0.0.1:1"]
+  rehearsal {
+    version  = "7.0"
+    masters  = `+strconv.Itoa(tc.masters)+`
+    replicas = `+strconv.Itoa(tc.replicas)+`
+  }
+}
+step "cluster_check" "healthy" {
+  nodes = cluster.c.nodes
+}
+`), dsl.LoadOptions{Kinds: kinds.Registry, Mode: dsl.ModeRehearsal})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		l := topology.For(rb)
+		if l.Kind != topology.KindCluster || l.Cluster == nil || l.Cluster.Masters != tc.masters || l.Cluster.Replicas != tc.replicas {
+			t.Fatalf("%d×%d: layout %+v", tc.masters, tc.replicas, l)
+		}
+		if n := len(l.Nodes); n != tc.masters*(1+tc.replicas) {
+			t.Errorf("%d×%d: %d nodes", tc.masters, tc.replicas, n)
+		}
+		if got := l.Cluster.ReplicasOf(0); !slices.Equal(got, tc.replicasOf0) {
+			t.Errorf("%d×%d: replicas of master 0 at %v, want %v", tc.masters, tc.replicas, got, tc.replicasOf0)
+		}
+		if got := l.SeedNodes(); !slices.Equal(got, tc.seeded) {
+			t.Errorf("%d×%d: seeded %v, want %v", tc.masters, tc.replicas, got, tc.seeded)
+		}
 	}
 }
