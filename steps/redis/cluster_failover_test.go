@@ -74,7 +74,7 @@ func (w *clusterWriter) run(ctx context.Context) {
 			return // stopped mid-write: not the server's doing
 		}
 		w.mu.Lock()
-		w.writes = append(w.writes, clusterWrite{key: key, slot: keySlot(key), t0: t0, t1: t1, ok: err == nil})
+		w.writes = append(w.writes, clusterWrite{key: key, slot: redis.KeySlot(key), t0: t0, t1: t1, ok: err == nil})
 		if err != nil {
 			w.errs[errKind(err)]++
 		}
@@ -177,27 +177,6 @@ func (w *clusterWriter) stall(inShard func(slot int) bool, from, to time.Time) (
 	return longest, gap, failed
 }
 
-// keySlot is Redis Cluster's hash slot of a key: CRC16 (XMODEM) of the
-// key, or of its {hash tag}, modulo 16384.
-func keySlot(key string) int {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
-	}
-	var crc uint16
-	for k := 0; k < len(key); k++ {
-		crc ^= uint16(key[k]) << 8
-		for b := 0; b < 8; b++ {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return int(crc) % redis.ClusterSlots
-}
 
 // role is a node's ROLE (master or slave).
 func role(t *testing.T, c *goredis.Client) string {
@@ -312,8 +291,8 @@ func TestClusterFailoverMethods(t *testing.T) {
 		return -1
 	}
 	for _, key := range []string{"a", "cf:1", "cf:12345", "{user1}.x"} {
-		if n, err := mc[0].ClusterKeySlot(ctx, key).Result(); err != nil || int(n) != keySlot(key) {
-			t.Fatalf("keySlot(%q) = %d, CLUSTER KEYSLOT says %d (%v)", key, keySlot(key), n, err)
+		if n, err := mc[0].ClusterKeySlot(ctx, key).Result(); err != nil || int(n) != redis.KeySlot(key) {
+			t.Fatalf("redis.KeySlot(%q) = %d, CLUSTER KEYSLOT says %d (%v)", key, redis.KeySlot(key), n, err)
 		}
 	}
 
