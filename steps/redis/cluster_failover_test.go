@@ -177,7 +177,6 @@ func (w *clusterWriter) stall(inShard func(slot int) bool, from, to time.Time) (
 	return longest, gap, failed
 }
 
-
 // role is a node's ROLE (master or slave).
 func role(t *testing.T, c *goredis.Client) string {
 	t.Helper()
