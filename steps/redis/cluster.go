@@ -555,6 +555,28 @@ func disagreements(views []*clusterView) []ClusterProblem {
 	return out
 }
 
+// neverSyncs says why the replica of view v can never sync from its master
+// (view mv) when their versions cannot replicate (a 7.0 replica that needs
+// a full sync from an 8.0 master, as after a FORCE failover), "" when
+// they can or the versions cannot be read.
+func neverSyncs(ctx context.Context, v, mv *clusterView) string {
+	if mv == nil {
+		return ""
+	}
+	rv, err := ServerVersion(ctx, v.client)
+	if err != nil {
+		return ""
+	}
+	mver, err := ServerVersion(ctx, mv.client)
+	if err != nil {
+		return ""
+	}
+	if err := CheckReplication(mver, rv); err != nil {
+		return ", and a full sync can never succeed: " + err.Error()
+	}
+	return ""
+}
+
 // replicaProblems checks every node that is a replica in its own view:
 // its link, its sync, and its offset against its master's, when the
 // master is among the views.
@@ -593,7 +615,7 @@ func replicaProblems(ctx context.Context, views []*clusterView) []ClusterProblem
 			if s := Int(r, "master_link_down_since_seconds"); s >= 0 && s < 365*24*3600 && r["master_link_down_since_seconds"] != "" {
 				since = fmt.Sprintf(" for %d s", s)
 			}
-			add(ClusterProblemLinkDown, v.addr, "replication link to %s is %s%s", master, r["master_link_status"], since)
+			add(ClusterProblemLinkDown, v.addr, "replication link to %s is %s%s%s", master, r["master_link_status"], since, neverSyncs(ctx, v, mv))
 		case r["master_sync_in_progress"] != "0":
 			add(ClusterProblemLinkDown, v.addr, "still syncing from %s", master)
 		case m != nil:
