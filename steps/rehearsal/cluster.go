@@ -179,7 +179,18 @@ func (r *rehearsal) seedShard(ctx context.Context, name string, shard *clusterSh
 // ACL users, which replication does not carry and which it needs once it
 // is promoted.
 func (r *rehearsal) attachClusterReplicas(ctx context.Context) error {
-	if r.layout.Kind != topology.KindCluster || r.layout.Cluster.Replicas == 0 {
+	if r.layout.Kind != topology.KindCluster {
+		return nil
+	}
+	defer func() {
+		// Read once the cluster is whole: checkCluster compares them.
+		if ids, err := r.clusterIDs(ctx); err == nil {
+			r.ids = ids
+		} else {
+			fmt.Fprintf(r.log, "warning: cluster node ids: %v\n", err)
+		}
+	}()
+	if r.layout.Cluster.Replicas == 0 {
 		return nil
 	}
 	masters, replicas, err := r.clusterMasters()
@@ -202,6 +213,22 @@ func (r *rehearsal) attachClusterReplicas(ctx context.Context) error {
 	}
 	fmt.Fprintf(r.log, "cluster %s: every replica in sync, every node agrees (%s)\n", r.layout.Cluster.Name, time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// clusterIDs reads every node's cluster node id (CLUSTER MYID, or its
+// nodes.conf when it is stopped), by name.
+func (r *rehearsal) clusterIDs(ctx context.Context) (map[string]string, error) {
+	ids := map[string]string{}
+	for _, spec := range r.layout.Nodes {
+		n, err := r.dep.container(spec.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ids[spec.Name], err = n.MyID(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // startClusterTraffic starts the write probe of a Cluster layout:
@@ -280,6 +307,24 @@ func (r *rehearsal) nodeAt(addr string) (string, error) {
 // its slots now.
 func (r *rehearsal) checkCluster(ctx context.Context, fail func(string, ...any)) {
 	rep := r.rep
+	if r.ids != nil {
+		ids, err := r.clusterIDs(ctx)
+		switch {
+		case err != nil:
+			fail("the node ids of cluster %q: %v", r.layout.Cluster.Name, err)
+		default:
+			kept := true
+			for _, spec := range r.layout.Nodes {
+				if ids[spec.Name] != r.ids[spec.Name] {
+					kept = false
+					fail("node %s rejoined cluster %q under a new node id %s (it was %s): its nodes.conf was not kept", spec.Name, r.layout.Cluster.Name, ids[spec.Name], r.ids[spec.Name])
+				}
+			}
+			if kept {
+				fmt.Fprintf(r.log, "every node of cluster %s kept its node id\n", r.layout.Cluster.Name)
+			}
+		}
+	}
 	owners, ownersErr := r.clusterOwners(ctx)
 	if ownersErr != nil {
 		fail("the final masters of cluster %q: %v", r.layout.Cluster.Name, ownersErr)

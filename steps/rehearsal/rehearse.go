@@ -95,7 +95,8 @@ type rehearsal struct {
 	exclude    []string
 	work       *workload // the runbook's workload; nil without one
 	seeded     *dataset.Snapshot
-	shards     []clusterShard // a Cluster layout's, in place of seeded
+	shards     []clusterShard    // a Cluster layout's, in place of seeded
+	ids        map[string]string // a Cluster layout's node ids once formed, by name
 	writer     *traffic.Writer
 	before     map[string]nodeInfo
 	final      string // the node the application ends on
