@@ -109,13 +109,9 @@ func (in *Interpreter) clusterMembers(ctx context.Context, g *dsl.Group) ([]stri
 	t := in.opts.Topology
 	var failed []error
 	for _, name := range d.Nodes {
-		n, err := t.Node(name)
+		n, c, err := topology.NodeClient(t, name)
 		if err != nil {
 			return nil, err
-		}
-		c, err := n.Client()
-		if err != nil {
-			return nil, fmt.Errorf("node %q: %w", name, err)
 		}
 		qctx, cancel := context.WithTimeout(ctx, topology.SentinelQueryTimeout)
 		view, err := redis.ReadClusterNodes(qctx, c)

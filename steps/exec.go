@@ -66,15 +66,13 @@ func (x *Exec) Node(name string) (topology.Node, error) {
 
 // Client is the controller's client for a node.
 func (x *Exec) Client(name string) (*goredis.Client, error) {
-	n, err := x.Node(name)
-	if err != nil {
-		return nil, err
-	}
-	c, err := n.Client()
-	if err != nil {
-		return nil, fmt.Errorf("node %q: %w", name, err)
-	}
-	return c, nil
+	_, c, err := x.NodeClient(name)
+	return c, err
+}
+
+// NodeClient is the node called name and the controller's client for it.
+func (x *Exec) NodeClient(name string) (topology.Node, *goredis.Client, error) {
+	return topology.NodeClient(x.in.opts.Topology, name)
 }
 
 // NodeArg returns the node a node argument names and its client.

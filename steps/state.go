@@ -128,13 +128,9 @@ func appClients(ctx context.Context, c *goredis.Client) (int64, error) {
 
 // readNode reads INFO from a node.
 func (in *Interpreter) readNode(ctx context.Context, name string, withClients bool) (dsl.NodeState, error) {
-	n, err := in.opts.Topology.Node(name)
+	n, c, err := topology.NodeClient(in.opts.Topology, name)
 	if err != nil {
-		return dsl.NodeState{}, fmt.Errorf("node %q: %w", name, err)
-	}
-	c, err := n.Client()
-	if err != nil {
-		return dsl.NodeState{}, fmt.Errorf("node %q: %w", name, err)
+		return dsl.NodeState{}, err
 	}
 	info, err := redis.ReadInfo(ctx, c)
 	if err != nil {

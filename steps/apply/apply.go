@@ -198,13 +198,9 @@ func Run(ctx context.Context, rb *dsl.Runbook, t topology.Topology, nodes []Node
 func lockNodes(ctx context.Context, rb *dsl.Runbook, t topology.Topology, o Options) (*Lock, error) {
 	var nodes []Node
 	for _, name := range rb.DataNodeNames() {
-		n, err := t.Node(name)
+		_, c, err := topology.NodeClient(t, name)
 		if err != nil {
 			return nil, err
-		}
-		c, err := n.Client()
-		if err != nil {
-			return nil, fmt.Errorf("node %q: %w", name, err)
 		}
 		nodes = append(nodes, Node{Name: name, Client: c})
 	}

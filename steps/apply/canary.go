@@ -242,14 +242,9 @@ func clusterMasters(ctx context.Context, t topology.Topology, d *dsl.ClusterDepl
 	m := master{cluster: d.Name}
 	var failed []error
 	for _, name := range d.Nodes {
-		n, err := t.Node(name)
+		n, c, err := topology.NodeClient(t, name)
 		if err != nil {
 			return m, err
-		}
-		c, err := n.Client()
-		if err != nil {
-			failed = append(failed, fmt.Errorf("node %q: %w", name, err))
-			continue
 		}
 		view, err := redis.ReadClusterNodes(ctx, c)
 		if err != nil {
@@ -272,13 +267,9 @@ func clusterMasters(ctx context.Context, t topology.Topology, d *dsl.ClusterDepl
 			if !is[name] {
 				continue
 			}
-			dn, err := t.Node(name)
+			_, dc, err := topology.NodeClient(t, name)
 			if err != nil {
 				return m, err
-			}
-			dc, err := dn.Client()
-			if err != nil {
-				return m, fmt.Errorf("node %q: %w", name, err)
 			}
 			m.masters = append(m.masters, Node{Name: name, Client: dc})
 		}

@@ -31,13 +31,9 @@ type NodeState struct {
 func ReadNodes(ctx context.Context, t topology.Topology, names []string) ([]NodeState, error) {
 	out := make([]NodeState, 0, len(names))
 	for _, name := range names {
-		n, err := t.Node(name)
+		n, c, err := topology.NodeClient(t, name)
 		if err != nil {
 			return nil, err
-		}
-		c, err := n.Client()
-		if err != nil {
-			return nil, fmt.Errorf("node %q: %w", name, err)
 		}
 		info, err := redis.ReadInfo(ctx, c, "server")
 		if err == nil && info["redis_mode"] != "sentinel" {

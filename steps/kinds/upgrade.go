@@ -268,14 +268,9 @@ func liveClusterPeers(ctx context.Context, x *steps.Exec, d *dsl.ClusterDeployme
 		if name == n.Name() {
 			continue
 		}
-		pn, err := x.Node(name)
+		pn, pc, err := x.NodeClient(name)
 		if err != nil {
 			return redis.ClusterNode{}, nil, err
-		}
-		pc, err := pn.Client()
-		if err != nil {
-			failed = append(failed, fmt.Errorf("node %q: %w", name, err))
-			continue
 		}
 		qctx, cancel := context.WithTimeout(ctx, topology.SentinelQueryTimeout)
 		v, err := redis.ServerVersion(qctx, pc)

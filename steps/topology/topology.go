@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"fmt"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/understudy/understudy/steps/redis"
@@ -18,6 +19,20 @@ type Topology interface {
 	// Close releases the controller's connections; it does not stop any
 	// server.
 	Close(ctx context.Context) error
+}
+
+// NodeClient returns the node of t called name and the controller's
+// client for it; the error names the node.
+func NodeClient(t Topology, name string) (Node, *goredis.Client, error) {
+	n, err := t.Node(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %q: %w", name, err)
+	}
+	c, err := n.Client()
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %q: %w", name, err)
+	}
+	return n, c, nil
 }
 
 // Node is one server of the deployment.
