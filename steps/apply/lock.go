@@ -269,7 +269,9 @@ func isReadOnly(err error) bool {
 // isMoved reports a cluster's redirection: the key's slot is not (or no
 // longer) served by the node.
 func isMoved(err error) bool {
-	return err != nil && (strings.HasPrefix(err.Error(), "MOVED ") || strings.HasPrefix(err.Error(), "ASK "))
+	_, moved := goredis.IsMovedError(err)
+	_, ask := goredis.IsAskError(err)
+	return moved || ask
 }
 
 // nodeState is where a node stands in replication.
